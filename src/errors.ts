@@ -1,0 +1,43 @@
+/**
+ * Stable codes for every warning and error the plugin and the CLI raise.
+ * Rollup and Rolldown move a plugin's `code` to `pluginCode`; assert on that.
+ */
+export const Codes = {
+  /** An option has the wrong type or value. */
+  INVALID_OPTION: 'INVALID_OPTION',
+  /** A CSS or HTML reference names a file that exists nowhere. */
+  CSS_URL_UNRESOLVED: 'CSS_URL_UNRESOLVED',
+  /** An output file's name carries no content hash; it is published as mutable (`no-cache`). */
+  UNHASHED_OUTPUT: 'UNHASHED_OUTPUT',
+  /** Publishing was skipped (no bucket configured). Informational. */
+  PUBLISH_SKIPPED: 'PUBLISH_SKIPPED',
+  /** No credentials could be found by the AWS SDK default provider chain. */
+  CREDENTIALS_MISSING: 'CREDENTIALS_MISSING',
+  /** The bucket does not exist at the endpoint. */
+  BUCKET_NOT_FOUND: 'BUCKET_NOT_FOUND',
+  /** The store refused an operation. */
+  ACCESS_DENIED: 'ACCESS_DENIED',
+  /** The endpoint could not be reached. */
+  ENDPOINT_UNREACHABLE: 'ENDPOINT_UNREACHABLE',
+  /** A fingerprinted key already exists with different bytes. */
+  IMMUTABLE_KEY_CONFLICT: 'IMMUTABLE_KEY_CONFLICT',
+  /** Any other failure while publishing. */
+  PUBLISH_FAILED: 'PUBLISH_FAILED',
+  /** Pruning failed; nothing was lost, the next prune retries. */
+  PRUNE_FAILED: 'PRUNE_FAILED',
+} as const
+
+export type Code = (typeof Codes)[keyof typeof Codes]
+
+/** An error that carries a stable code and is reported without a stack trace. */
+export class CdnPublishError extends Error {
+  readonly code: Code
+  /** Extra, safe-to-print data (never credentials). */
+  readonly data: Record<string, unknown>
+  constructor(code: Code, message: string, data: Record<string, unknown> = {}) {
+    super(message)
+    this.name = 'CdnPublishError'
+    this.code = code
+    this.data = data
+  }
+}

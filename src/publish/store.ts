@@ -1,0 +1,61 @@
+/** One object of a listing. */
+export interface StoredObject {
+  /** Full key, including the prefix. */
+  key: string
+  size: number
+  /** ETag without quotes. For single-part uploads this is the hex MD5 of the bytes. */
+  etag: string
+  lastModified: Date
+}
+
+/** What to write. */
+export interface PutRequest {
+  key: string
+  /** The bytes, or a path to stream them from. */
+  body: Uint8Array | { path: string }
+  /** Exact byte length of `body`. */
+  contentLength: number
+  contentType: string
+  cacheControl: string
+  contentEncoding?: string
+  /** Hex MD5 of the body, sent as Content-MD5 (base64) so the store verifies it. */
+  md5?: string
+  /** Only write when no object exists under this key (If-None-Match: *). */
+  ifNoneMatch?: boolean
+  /** Extra headers (`x-amz-meta-*` go to metadata). */
+  metadata?: Record<string, string>
+}
+
+export interface ObjectHead {
+  size: number
+  etag: string
+  contentType?: string
+  cacheControl?: string
+  contentEncoding?: string
+  lastModified: Date
+}
+
+export interface DeleteResult {
+  deleted: string[]
+  errors: { key: string; code: string; message: string }[]
+}
+
+/**
+ * The only door to the network. One real implementation over `@aws-sdk/client-s3`
+ * (`s3.ts`); everything else in the plugin is pure and talks to this interface.
+ */
+export interface ObjectStore {
+  /** Every object under `prefix` (paged internally, in S3 byte order where the store provides it). */
+  list(prefix: string): Promise<StoredObject[]>
+  /** Metadata of one object, or `undefined` when it does not exist. */
+  head(key: string): Promise<ObjectHead | undefined>
+  put(request: PutRequest): Promise<void>
+  /** Delete keys in batches of at most 1000; per-key failures are reported, not thrown. */
+  deleteMany(keys: string[]): Promise<DeleteResult>
+  /** Parse a JSON object, or `undefined` when it does not exist. */
+  getJson<T = unknown>(key: string): Promise<T | undefined>
+  /** Read an object's bytes, or `undefined` when it does not exist. */
+  getBytes(key: string): Promise<Uint8Array | undefined>
+  /** A printable description (bucket and endpoint; never credentials). */
+  describe(): string
+}
