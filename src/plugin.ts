@@ -1,0 +1,466 @@
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import path from 'node:path'
+import MagicString from 'magic-string'
+import { findCssRefs, isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix, type CssRef } from './build/css-urls.js'
+import { planRenames } from './build/graph.js'
+import { contentHash } from './build/hash.js'
+import { encodeAttributeValue, findHtmlRefs } from './build/html-refs.js'
+import { createManifest, stringifySorted, type ManifestEntry, type OutputFile } from './build/manifest.js'
+import {
+  decodeUrlPath,
+  dirname,
+  encodeUrlPath,
+  fingerprintedName,
+  joinOutputPath,
+  relativeOutputPath,
+  type HashSpan,
+} from './build/names.js'
+import {
+  bytesOf,
+  createHashLocator,
+  isCss,
+  isHtml,
+  isSourceMap,
+  textOf,
+  type Bundle,
+  type BundleEntry,
+  type NamePatterns,
+} from './build/outputs.js'
+import { listFiles } from './build/public-files.js'
+import { CdnPublishError, Codes } from './errors.js'
+import { resolveBuildOptions, type CdnPublishOptions, type ResolvedBuildOptions } from './options.js'
+
+/** The plugin object: plain Rollup plugin API, usable in Vite 7, Vite 8 (Rolldown) and Rollup 4. */
+export interface CdnPublishPlugin {
+  name: 'cdn-publish'
+  enforce: 'pre'
+  // Hooks are typed loosely so the object fits Rollup's, Rolldown's and Vite's plugin types alike.
+  configResolved: (...args: any[]) => void
+  buildStart: (...args: any[]) => void
+  transform: (...args: any[]) => any
+  generateBundle: { order: 'post'; handler: (...args: any[]) => void }
+}
+
+/** What this plugin reads of Vite's resolved config. */
+interface ViteConfigLike {
+  root: string
+  base: string
+  command: 'build' | 'serve'
+  publicDir: string
+  build: { outDir: string; ssr?: unknown; copyPublicDir?: boolean }
+  experimental?: { renderBuiltUrl?: RenderBuiltUrl }
+}
+type RenderBuiltUrl = (
+  fileName: string,
+  context: { type: 'asset' | 'public'; hostId: string; hostType: 'js' | 'css' | 'html'; ssr: boolean },
+) => string | { relative?: boolean; runtime?: string } | undefined
+
+/** The parts of Rollup's/Rolldown's plugin context used here. */
+interface Context {
+  emitFile(file: { type: 'asset'; fileName: string; source: Uint8Array | string }): string
+  warn(log: { code: string; message: string; [key: string]: unknown }): void
+  error(log: { code: string; message: string; [key: string]: unknown }): never
+  resolve(source: string, importer?: string): Promise<{ id: string } | null>
+  meta: { rolldownVersion?: string }
+  environment?: { config?: { consumer?: string } }
+}
+
+const CSS_LANG_RE = /\.(?:css|less|sass|scss|styl|stylus|pcss|postcss|sss)(?:$|\?)/
+const SKIP_QUERY_RE = /[?&](?:raw|url)\b/
+/** Characters that a URL Vite writes unquoted into CSS cannot contain. */
+const PLAIN_URL_RE = /^[\w./~@+-]*$/
+const ABSOLUTE_URL_RE = /^[a-z][a-z\d+.-]*:/i
+const PROBE = '__cdn_publish_probe__/file'
+
+interface Fingerprinted {
+  /** Output path of the hashed copy. */
+  fileName: string
+  bytes: Uint8Array
+  /** Reference id when emitted through the bundler. */
+  ref?: string
+}
+
+/** Create the plugin. */
+export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
+  let opts: ResolvedBuildOptions
+  let vite: ViteConfigLike | undefined
+  /** Public files fingerprinted in this build, by path relative to the public directory. */
+  let fingerprinted = new Map<string, Fingerprinted>()
+  let warned = new Set<string>()
+
+  const isSsr = (ctx: Context) => Boolean(vite?.build.ssr) || ctx.environment?.config?.consumer === 'server'
+
+  const publicDir = (): string | undefined => {
+    const dir = vite ? vite.publicDir : opts.publicDir ? path.resolve(opts.publicDir) : undefined
+    return dir || undefined
+  }
+
+  /** Path relative to the public directory when `rel` names a file there. */
+  const publicFile = (rel: string): string | undefined => {
+    const dir = publicDir()
+    const normal = joinOutputPath('', rel)
+    if (!dir || !normal) return undefined
+    const abs = path.join(dir, normal)
+    try {
+      return statSync(abs).isFile() ? normal : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  const fingerprint = (rel: string): Fingerprinted => {
+    let f = fingerprinted.get(rel)
+    if (!f) {
+      const bytes = readFileSync(path.join(publicDir()!, rel))
+      f = { fileName: fingerprintedName(rel, contentHash(bytes, opts.hashLength)), bytes }
+      fingerprinted.set(rel, f)
+    }
+    return f
+  }
+
+  const emitFingerprinted = (ctx: Context, rel: string): Fingerprinted => {
+    const f = fingerprint(rel)
+    if (!f.ref) f.ref = ctx.emitFile({ type: 'asset', fileName: f.fileName, source: f.bytes })
+    return f
+  }
+
+  const report = (ctx: Context, where: string, ref: { url: string; line: number; column: number }, file: string) => {
+    const key = `${where}\0${ref.url}`
+    if (warned.has(key)) return
+    warned.add(key)
+    const log = {
+      code: Codes.CSS_URL_UNRESOLVED,
+      message:
+        `${where}:${ref.line}:${ref.column}: url(${ref.url}) names a file that exists nowhere ` +
+        `(not in the bundle${publicDir() ? ', not in the public directory' : ''}, not next to the stylesheet). ` +
+        'The reference is left unchanged; fix the path or add the file.',
+      id: file,
+      loc: { file, line: ref.line, column: ref.column - 1 },
+    }
+    if (opts.strict) ctx.error(log)
+    ctx.warn(log)
+  }
+
+  /** The URL under which the browser will find output file `fileName`, written into `host`. */
+  const builtUrl = (fileName: string, host: string, hostType: 'css' | 'html', relative: boolean): string => {
+    const render = vite?.experimental?.renderBuiltUrl
+    if (render) {
+      const r = render(fileName, { type: 'asset', hostId: host, hostType, ssr: false })
+      if (typeof r === 'string') return r
+      if (r && typeof r === 'object' && r.relative) relative = true
+    }
+    const base = vite ? vite.base : opts.base
+    if (relative || base === '' || base === './') return encodeUrlPath(relativeOutputPath(dirname(host), fileName))
+    return (base.endsWith('/') ? base : `${base}/`) + encodeUrlPath(fileName)
+  }
+
+  /**
+   * URL prefixes under which the output root is served to `host`: Vite's `base`, and whatever
+   * `renderBuiltUrl` puts before a file name (found by asking it about a probe name).
+   */
+  const rootPrefixes = (host: string, hostType: 'css' | 'html'): string[] => {
+    const base = vite ? vite.base : opts.base
+    const prefixes = ABSOLUTE_URL_RE.test(base) || base.startsWith('/') ? [base.endsWith('/') ? base : `${base}/`] : []
+    const render = vite?.experimental?.renderBuiltUrl
+    if (render) {
+      for (const type of ['public', 'asset'] as const) {
+        try {
+          const r = render(PROBE, { type, hostId: host, hostType, ssr: false })
+          if (typeof r === 'string' && r.endsWith(PROBE)) prefixes.push(r.slice(0, -PROBE.length))
+        } catch {
+          // a renderBuiltUrl that rejects unknown names tells us nothing
+        }
+      }
+    }
+    return prefixes
+  }
+
+  /** Map a URL found in output file `host` to a path relative to the output root, or undefined when it is not ours. */
+  const outputPathOf = (url: string, host: string, hostType: 'css' | 'html'): string | undefined => {
+    for (const prefix of rootPrefixes(host, hostType)) {
+      if (url.startsWith(prefix)) return joinOutputPath('', decodeUrlPath(url.slice(prefix.length)))
+    }
+    if (isExternalOrSpecialUrl(url)) return undefined
+    if (url.startsWith('/')) {
+      const base = vite ? vite.base : opts.base
+      return base.startsWith('/') && base !== '/' ? undefined : joinOutputPath('', decodeUrlPath(url))
+    }
+    return joinOutputPath(dirname(host), decodeUrlPath(url))
+  }
+
+  return {
+    name: 'cdn-publish',
+    enforce: 'pre',
+
+    configResolved(config: ViteConfigLike) {
+      vite = config
+    },
+
+    buildStart(this: Context) {
+      try {
+        opts = resolveBuildOptions(options)
+      } catch (e) {
+        if (e instanceof CdnPublishError) this.error({ code: e.code, message: e.message, ...e.data })
+        throw e
+      }
+      fingerprinted = new Map()
+      warned = new Set()
+    },
+
+    /**
+     * Vite only: give public files referenced from stylesheets their hashed names before Vite
+     * hashes the stylesheet, so Vite's own naming propagates the change (stylesheet → chunks →
+     * HTML); lowercase `URL(` so Vite rewrites it like `url(`.
+     */
+    async transform(this: Context, code: string, id: string) {
+      if (!vite || vite.command !== 'build' || isSsr(this)) return null
+      if (id.startsWith('\0') || !CSS_LANG_RE.test(id) || SKIP_QUERY_RE.test(id)) return null
+      const file = id.replace(/[?#].*$/, '')
+      const unresolved: CssRef[] = []
+      const result = rewriteCssRefs(
+        code,
+        (ref) => {
+          if (ref.isImport || isExternalOrSpecialUrl(ref.url)) return false
+          const { path: p, suffix } = splitUrlSuffix(ref.url)
+          if (p === '') return false
+          const decoded = decodeUrlPath(p)
+          if (decoded.startsWith('/')) {
+            const rel = publicFile(decoded)
+            if (rel) {
+              if (!opts.fingerprintPublic) return false
+              const f = fingerprint(rel)
+              // Names Vite would write unquoted-unsafe go through the output pass instead.
+              if (!PLAIN_URL_RE.test(f.fileName)) return false
+              return `__VITE_ASSET__${emitFingerprinted(this, rel).ref}__${suffix}`
+            }
+            if (existsSync(path.join(vite!.root, decoded))) return false
+          } else if (existsSync(path.resolve(path.dirname(file), decoded))) return false
+          unresolved.push(ref)
+          return false
+        },
+        { lowercaseUrlFunctions: true, sourcemap: true, filename: file },
+      )
+      for (const ref of unresolved) {
+        const { path: p } = splitUrlSuffix(ref.url)
+        if (!(await this.resolve(p, id))) report(this, path.relative(vite.root, file), ref, file)
+      }
+      return result.changed ? { code: result.code, map: result.map } : null
+    },
+
+    generateBundle: {
+      order: 'post',
+      handler(this: Context, outputOptions: NamePatterns & { dir?: string; file?: string }, bundle: Bundle) {
+        if (isSsr(this)) return
+        const locate = createHashLocator(outputOptions)
+        const extra = new Map<string, OutputFile>()
+        const emitLate = (rel: string) => {
+          const f = emitFingerprinted(this, rel)
+          extra.set(f.fileName, { fileName: f.fileName, bytes: f.bytes, immutable: true })
+          return f.fileName
+        }
+
+        /** Rewrite the references of a stylesheet found in `host`; returns the new text when it changed. */
+        const rewriteCss = (css: string, host: string, hostType: 'css' | 'html', sourceFile?: string) => {
+          const result = rewriteCssRefs(
+            css,
+            (ref) => {
+              const { path: p, suffix } = splitUrlSuffix(ref.url)
+              if (p === '') return false
+              const target = outputPathOf(p, host, hostType)
+              if (target === undefined && isExternalOrSpecialUrl(ref.url)) return false
+              const relative = !p.startsWith('/') && !ABSOLUTE_URL_RE.test(p)
+              if (target !== undefined && bundle[target]) return false
+              const rel = target !== undefined ? publicFile(target) : undefined
+              if (rel) return opts.fingerprintPublic ? builtUrl(emitLate(rel), host, hostType, relative) + suffix : false
+              if (sourceFile && relative && !vite) {
+                const abs = path.resolve(path.dirname(sourceFile), decodeUrlPath(p))
+                if (existsSync(abs) && statSync(abs).isFile()) {
+                  const bytes = readFileSync(abs)
+                  const name = fingerprintedName(
+                    joinOutputPath(dirname(host), decodeUrlPath(p)) ?? path.basename(abs),
+                    contentHash(bytes, opts.hashLength),
+                  )
+                  if (!bundle[name] && !extra.has(name)) {
+                    this.emitFile({ type: 'asset', fileName: name, source: bytes })
+                    extra.set(name, { fileName: name, bytes, immutable: true })
+                  }
+                  return builtUrl(name, host, hostType, true) + suffix
+                }
+              }
+              // Under Vite, the transform pass and Vite itself report references they cannot resolve.
+              if (!vite && (target === undefined || !existsSync(path.join(outDirOf(outputOptions), target)))) {
+                report(this, host, ref, host)
+              }
+              return false
+            },
+            { lowercaseUrlFunctions: true },
+          )
+          return result.changed ? result.code : undefined
+        }
+
+        const changed = new Set<string>()
+        const setText = (entry: BundleEntry, text: string) => {
+          if (entry.type === 'chunk') entry.code = text
+          else entry.source = text
+        }
+
+        // Stylesheets: references the transform pass could not give hashed names (plain Rollup,
+        // Sass variables, unusual names).
+        for (const entry of Object.values(bundle)) {
+          if (entry.type !== 'asset' || !isCss(entry.fileName)) continue
+          const source = entry.originalFileNames?.[0]
+          const updated = rewriteCss(textOf(entry)!, entry.fileName, 'css', source && path.isAbsolute(source) ? source : source && path.resolve(source))
+          if (updated !== undefined) {
+            setText(entry, updated)
+            changed.add(entry.fileName)
+          }
+        }
+
+        // HTML: resources the page loads from the public directory.
+        for (const entry of Object.values(bundle)) {
+          if (entry.type !== 'asset' || !isHtml(entry.fileName)) continue
+          const html = textOf(entry)!
+          const s = new MagicString(html)
+          for (const ref of findHtmlRefs(html)) {
+            if (ref.kind === 'style') {
+              const updated = rewriteCss(ref.value, entry.fileName, 'html')
+              if (updated !== undefined) s.overwrite(ref.start, ref.end, ref.attr ? encodeAttributeValue(updated, ref.quote) : updated)
+              continue
+            }
+            const { path: p, suffix } = splitUrlSuffix(ref.value)
+            if (p === '' || !opts.fingerprintPublic) continue
+            const target = outputPathOf(p, entry.fileName, 'html')
+            if (target === undefined || bundle[target]) continue
+            const rel = publicFile(target)
+            if (!rel) continue
+            const relative = !p.startsWith('/') && !ABSOLUTE_URL_RE.test(p)
+            s.overwrite(ref.start, ref.end, encodeAttributeValue(builtUrl(emitLate(rel), entry.fileName, 'html', relative) + suffix, ref.quote))
+          }
+          if (s.hasChanged()) setText(entry, s.toString())
+        }
+
+        // Give every hashed file whose bytes changed (and everything naming it) a new name.
+        if (changed.size) {
+          const plan = planRenames(
+            Object.values(bundle).map((e) => ({ fileName: e.fileName, text: textOf(e), hashSpan: locate(e) })),
+            changed,
+          )
+          for (const [fileName, text] of plan.texts) setText(bundle[fileName], text)
+          const rename = (from: string, to: string) => {
+            const entry = bundle[from]
+            if (!entry) return
+            delete bundle[from]
+            if (this.meta.rolldownVersion) {
+              // Rolldown ignores assignments to the bundle: emit the renamed file instead.
+              this.emitFile({ type: 'asset', fileName: to, source: bytesOf(entry) })
+              extra.set(to, { fileName: to, bytes: bytesOf(entry), immutable: true })
+            } else {
+              entry.fileName = to
+              ;(bundle as Record<string, BundleEntry>)[to] = entry
+            }
+          }
+          for (const [from, to] of plan.renames) {
+            rename(from, to)
+            rename(`${from}.map`, `${to}.map`)
+          }
+          const renamed = (n: string) => plan.renames.get(n) ?? n
+          for (const entry of Object.values(bundle)) {
+            if (entry.type !== 'chunk') continue
+            entry.imports = entry.imports.map(renamed)
+            entry.dynamicImports = entry.dynamicImports.map(renamed)
+            const meta = entry.viteMetadata
+            if (meta) {
+              meta.importedCss = new Set([...meta.importedCss].map(renamed))
+              meta.importedAssets = new Set([...meta.importedAssets].map(renamed))
+            }
+          }
+        }
+
+        const ours = new Set([...fingerprinted.values()].map((f) => f.fileName))
+        const hashed = (e: BundleEntry): HashSpan | boolean | undefined => ours.has(e.fileName) || extra.has(e.fileName) || locate(e)
+        const manifestName = opts.manifest
+
+        const unhashed = Object.values(bundle)
+          .filter((e) => !hashed(e) && !isHtml(e.fileName) && !isSourceMap(e.fileName))
+          .filter((e) => e.fileName !== manifestName && !e.fileName.startsWith('.vite/'))
+          .map((e) => e.fileName)
+          .sort()
+        if (unhashed.length) {
+          this.warn({
+            code: Codes.UNHASHED_OUTPUT,
+            message:
+              `${unhashed.length} output file(s) carry no content hash in their name and will be served with ` +
+              `no-cache (their URL does not change when their bytes do): ${unhashed.join(', ')}. ` +
+              'Add [hash] to the matching entryFileNames/chunkFileNames/assetFileNames pattern to make them immutable.',
+            files: unhashed,
+          })
+        }
+
+        if (manifestName === false) return
+        const files = new Map<string, OutputFile>()
+        if (vite && vite.build.copyPublicDir !== false && publicDir()) {
+          for (const rel of listFiles(publicDir()!)) {
+            files.set(rel, { fileName: rel, bytes: readFileSync(path.join(publicDir()!, rel)), immutable: false })
+          }
+        }
+        for (const [name, f] of extra) files.set(name, f)
+        for (const e of Object.values(bundle)) {
+          if (e.fileName === manifestName) continue
+          files.set(e.fileName, { fileName: e.fileName, bytes: bytesOf(e), immutable: Boolean(hashed(e)) })
+        }
+        const aliases: Record<string, string> = {}
+        for (const [rel, f] of [...fingerprinted].sort(([a], [b]) => (a < b ? -1 : 1))) if (f.ref) aliases[rel] = f.fileName
+        const manifest = createManifest({
+          files: [...files.values()].sort((a, b) => (a.fileName < b.fileName ? -1 : 1)),
+          entries: manifestEntries(bundle, vite?.root ?? process.cwd()),
+          aliases,
+          base: vite ? vite.base : opts.base,
+          label: opts.label,
+        })
+        this.emitFile({ type: 'asset', fileName: manifestName, source: stringifySorted(manifest) })
+      },
+    },
+  }
+}
+
+function outDirOf(output: { dir?: string; file?: string }): string {
+  return path.resolve(output.dir ?? (output.file ? path.dirname(output.file) : 'dist'))
+}
+
+/** Vite-manifest-compatible `entries`, keyed like Vite's `.vite/manifest.json`. */
+function manifestEntries(bundle: Bundle, root: string): Record<string, ManifestEntry> {
+  const keyOf = new Map<string, string>()
+  const toKey = (id: string) => path.relative(root, id.replace(/^\0/, '')).split(path.sep).join('/')
+  for (const e of Object.values(bundle)) {
+    if (e.type === 'chunk') keyOf.set(e.fileName, e.facadeModuleId ? toKey(e.facadeModuleId) : `_${path.posix.basename(e.fileName)}`)
+  }
+  const entries: Record<string, ManifestEntry> = {}
+  // chunks first: their keys win over assets that name the same source
+  const ordered = Object.values(bundle).sort((a, b) => (a.type === b.type ? 0 : a.type === 'chunk' ? -1 : 1))
+  for (const e of ordered) {
+    if (e.type === 'chunk') {
+      const key = keyOf.get(e.fileName)!
+      const entry: ManifestEntry = { file: e.fileName, name: e.name }
+      if (e.facadeModuleId) entry.src = key
+      if (e.isEntry) entry.isEntry = true
+      if (e.isDynamicEntry) entry.isDynamicEntry = true
+      const imports = e.imports.filter((f) => keyOf.has(f)).map((f) => keyOf.get(f)!)
+      const dynamicImports = e.dynamicImports.filter((f) => keyOf.has(f)).map((f) => keyOf.get(f)!)
+      if (imports.length) entry.imports = imports
+      if (dynamicImports.length) entry.dynamicImports = dynamicImports
+      const css = [...(e.viteMetadata?.importedCss ?? [])]
+      const assets = [...(e.viteMetadata?.importedAssets ?? [])]
+      if (css.length) entry.css = css
+      if (assets.length) entry.assets = assets
+      entries[key] = entry
+    } else if (!isSourceMap(e.fileName)) {
+      for (const original of e.originalFileNames ?? []) {
+        // a stylesheet extracted from a script or page is listed under that chunk's `css`
+        if (isCss(e.fileName) && !CSS_LANG_RE.test(original)) continue
+        const key = toKey(path.resolve(root, original))
+        if (!entries[key]) entries[key] = { file: e.fileName, src: key }
+      }
+    }
+  }
+  return entries
+}
