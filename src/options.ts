@@ -1,4 +1,5 @@
 import { CdnPublishError, Codes } from './errors.js'
+import type { PublishOptions } from './publish/options.js'
 
 /** Options of the build-side fingerprinting. */
 export interface FingerprintOptions {
@@ -50,6 +51,13 @@ export interface CdnPublishOptions {
    * @default undefined
    */
   label?: string
+  /**
+   * Publish the output to an S3-compatible bucket after the build (see "Publishing" in the
+   * README). Publishing happens only when a bucket is configured here or in `CDN_PUBLISH_BUCKET`;
+   * `false` turns it off entirely.
+   * @default {}
+   */
+  publish?: PublishOptions | false
 }
 
 export interface ResolvedBuildOptions {

@@ -23,11 +23,14 @@ import {
   isSourceMap,
   textOf,
   type Bundle,
+  type BundleAsset,
+  type BundleChunk,
   type BundleEntry,
   type NamePatterns,
 } from './build/outputs.js'
 import { listFiles } from './build/public-files.js'
 import { CdnPublishError, Codes } from './errors.js'
+import { runPublishStep } from './publish/step.js'
 import { resolveBuildOptions, type CdnPublishOptions, type ResolvedBuildOptions } from './options.js'
 
 /** The plugin object: plain Rollup plugin API, usable in Vite 7, Vite 8 (Rolldown) and Rollup 4. */
@@ -39,11 +42,15 @@ export interface CdnPublishPlugin {
   buildStart: (...args: any[]) => void
   transform: (...args: any[]) => any
   generateBundle: { order: 'post'; handler: (...args: any[]) => void }
+  closeBundle: { order: 'post'; sequential: true; handler: (...args: any[]) => Promise<void> }
 }
 
 /** What this plugin reads of Vite's resolved config. */
-interface ViteConfigLike {
+export interface ViteConfigLike {
   root: string
+  mode: string
+  envDir?: string | false
+  logger?: { info(msg: string): void; warn(msg: string): void; error(msg: string): void }
   base: string
   command: 'build' | 'serve'
   publicDir: string
@@ -61,7 +68,7 @@ interface Context {
   warn(log: { code: string; message: string; [key: string]: unknown }): void
   error(log: { code: string; message: string; [key: string]: unknown }): never
   resolve(source: string, importer?: string): Promise<{ id: string } | null>
-  meta: { rolldownVersion?: string }
+  meta: { rolldownVersion?: string; watchMode?: boolean }
   environment?: { config?: { consumer?: string } }
 }
 
@@ -87,6 +94,8 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
   /** Public files fingerprinted in this build, by path relative to the public directory. */
   let fingerprinted = new Map<string, Fingerprinted>()
   let warned = new Set<string>()
+  /** What the last client output of this build wrote, for the publish step. */
+  let written: { outDir: string; manifest: string | false } | undefined
 
   const isSsr = (ctx: Context) => Boolean(vite?.build.ssr) || ctx.environment?.config?.consumer === 'server'
 
@@ -197,6 +206,7 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
     },
 
     buildStart(this: Context) {
+      written = undefined
       try {
         opts = resolveBuildOptions(options)
       } catch (e) {
@@ -253,6 +263,8 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
         if (isSsr(this)) return
         const locate = createHashLocator(outputOptions)
         const extra = new Map<string, OutputFile>()
+        /** Bundle entries re-emitted under new names, which the bundle object no longer shows. */
+        const extraEntries: BundleEntry[] = []
         const emitLate = (rel: string) => {
           const f = emitFingerprinted(this, rel)
           extra.set(f.fileName, { fileName: f.fileName, bytes: f.bytes, immutable: true })
@@ -346,6 +358,8 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
             changed,
           )
           for (const [fileName, text] of plan.texts) setText(bundle[fileName], text)
+          /** Files re-emitted under a new name (Rolldown), as the rest of this hook should see them. */
+          const moved: BundleEntry[] = []
           const rename = (from: string, to: string) => {
             const entry = bundle[from]
             if (!entry) return
@@ -353,7 +367,7 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
             if (this.meta.rolldownVersion) {
               // Rolldown ignores assignments to the bundle: emit the renamed file instead.
               this.emitFile({ type: 'asset', fileName: to, source: bytesOf(entry) })
-              extra.set(to, { fileName: to, bytes: bytesOf(entry), immutable: true })
+              moved.push(entry.type === 'chunk' ? { ...pickChunk(entry), fileName: to } : { ...pickAsset(entry), fileName: to })
             } else {
               entry.fileName = to
               ;(bundle as Record<string, BundleEntry>)[to] = entry
@@ -364,7 +378,7 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
             rename(`${from}.map`, `${to}.map`)
           }
           const renamed = (n: string) => plan.renames.get(n) ?? n
-          for (const entry of Object.values(bundle)) {
+          for (const entry of [...Object.values(bundle), ...moved]) {
             if (entry.type !== 'chunk') continue
             entry.imports = entry.imports.map(renamed)
             entry.dynamicImports = entry.dynamicImports.map(renamed)
@@ -374,13 +388,15 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
               meta.importedAssets = new Set([...meta.importedAssets].map(renamed))
             }
           }
+          for (const entry of moved) extraEntries.push(entry)
         }
 
         const ours = new Set([...fingerprinted.values()].map((f) => f.fileName))
         const hashed = (e: BundleEntry): HashSpan | boolean | undefined => ours.has(e.fileName) || extra.has(e.fileName) || locate(e)
+        const outputs = [...Object.values(bundle), ...extraEntries]
         const manifestName = opts.manifest
 
-        const unhashed = Object.values(bundle)
+        const unhashed = outputs
           .filter((e) => !hashed(e) && !isHtml(e.fileName) && !isSourceMap(e.fileName))
           .filter((e) => e.fileName !== manifestName && !e.fileName.startsWith('.vite/'))
           .map((e) => e.fileName)
@@ -396,6 +412,7 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
           })
         }
 
+        written = { outDir: outDirOf(outputOptions), manifest: manifestName }
         if (manifestName === false) return
         const files = new Map<string, OutputFile>()
         if (vite && vite.build.copyPublicDir !== false && publicDir()) {
@@ -404,7 +421,7 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
           }
         }
         for (const [name, f] of extra) files.set(name, f)
-        for (const e of Object.values(bundle)) {
+        for (const e of outputs) {
           if (e.fileName === manifestName) continue
           files.set(e.fileName, { fileName: e.fileName, bytes: bytesOf(e), immutable: Boolean(hashed(e)) })
         }
@@ -412,12 +429,22 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
         for (const [rel, f] of [...fingerprinted].sort(([a], [b]) => (a < b ? -1 : 1))) if (f.ref) aliases[rel] = f.fileName
         const manifest = createManifest({
           files: [...files.values()].sort((a, b) => (a.fileName < b.fileName ? -1 : 1)),
-          entries: manifestEntries(bundle, vite?.root ?? process.cwd()),
+          entries: manifestEntries(outputs, vite?.root ?? process.cwd()),
           aliases,
           base: vite ? vite.base : opts.base,
           label: opts.label,
         })
         this.emitFile({ type: 'asset', fileName: manifestName, source: stringifySorted(manifest) })
+      },
+    },
+
+    closeBundle: {
+      order: 'post',
+      sequential: true,
+      async handler(this: Context, error?: Error) {
+        // Never after a failed build, in watch mode, or for SSR output.
+        if (error || this.meta.watchMode || isSsr(this) || !written) return
+        await runPublishStep(this, { options: options.publish, vite, outDir: written.outDir, manifest: written.manifest, label: opts.label })
       },
     },
   }
@@ -428,15 +455,15 @@ function outDirOf(output: { dir?: string; file?: string }): string {
 }
 
 /** Vite-manifest-compatible `entries`, keyed like Vite's `.vite/manifest.json`. */
-function manifestEntries(bundle: Bundle, root: string): Record<string, ManifestEntry> {
+function manifestEntries(outputs: BundleEntry[], root: string): Record<string, ManifestEntry> {
   const keyOf = new Map<string, string>()
   const toKey = (id: string) => path.relative(root, id.replace(/^\0/, '')).split(path.sep).join('/')
-  for (const e of Object.values(bundle)) {
+  for (const e of outputs) {
     if (e.type === 'chunk') keyOf.set(e.fileName, e.facadeModuleId ? toKey(e.facadeModuleId) : `_${path.posix.basename(e.fileName)}`)
   }
   const entries: Record<string, ManifestEntry> = {}
   // chunks first: their keys win over assets that name the same source
-  const ordered = Object.values(bundle).sort((a, b) => (a.type === b.type ? 0 : a.type === 'chunk' ? -1 : 1))
+  const ordered = [...outputs].sort((a, b) => (a.type === b.type ? 0 : a.type === 'chunk' ? -1 : 1))
   for (const e of ordered) {
     if (e.type === 'chunk') {
       const key = keyOf.get(e.fileName)!
@@ -453,7 +480,7 @@ function manifestEntries(bundle: Bundle, root: string): Record<string, ManifestE
       if (css.length) entry.css = css
       if (assets.length) entry.assets = assets
       entries[key] = entry
-    } else if (!isSourceMap(e.fileName)) {
+    } else if (!isSourceMap(e.fileName) && !isHtml(e.fileName)) {
       for (const original of e.originalFileNames ?? []) {
         // a stylesheet extracted from a script or page is listed under that chunk's `css`
         if (isCss(e.fileName) && !CSS_LANG_RE.test(original)) continue
@@ -463,4 +490,15 @@ function manifestEntries(bundle: Bundle, root: string): Record<string, ManifestE
     }
   }
   return entries
+}
+
+/** A plain copy of the chunk fields this plugin reads (Rolldown's output objects are not plain). */
+function pickChunk(c: BundleChunk): BundleChunk {
+  const { type, fileName, name, code, isEntry, isDynamicEntry, facadeModuleId, imports, dynamicImports, viteMetadata } = c
+  return { type, fileName, name, code, isEntry, isDynamicEntry, facadeModuleId, imports, dynamicImports, viteMetadata }
+}
+
+function pickAsset(a: BundleAsset): BundleAsset {
+  const { type, fileName, names, originalFileNames, source } = a
+  return { type, fileName, names, originalFileNames, source }
 }

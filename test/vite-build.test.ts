@@ -162,6 +162,36 @@ describe.each(vites)('%s', (vite) => {
     })
   })
 
+  it('names that need quoting go through the output pass and still propagate to chunks and the page', async () => {
+    const root = fixture()
+    writeFileSync(path.join(root, 'public/img/my logo.png'), 'a public file with a space in its name')
+    writeFileSync(path.join(root, 'src/lazy.css'), '.lazy { background: url("/img/my logo.png"); }\n')
+    const a = await viteBuild(vite, root)
+    const spaced = a.find(/^img\/my logo-[\w-]{8}\.png$/)
+    const lazyCss = a.find(/^assets\/lazy-[\w-]{8}\.css$/)
+    expect(a.text(lazyCss)).toMatch(new RegExp(`url\\("?/${spaced.replace(" ", "%20")}"?\\)`))
+    const lazyJs = a.find(/^assets\/lazy-[\w-]{8}\.js$/)
+    const entry = a.find(/^assets\/index-[\w-]{8}\.js$/)
+    // Vite lists a lazy chunk's stylesheet among the preloads of the chunk that imports it
+    expect(a.text(entry)).toContain(path.posix.basename(lazyCss))
+    expect(a.text(entry)).toContain(path.posix.basename(lazyJs))
+    expect(a.manifest!.entries['src/lazy.js'].css).toEqual([lazyCss])
+    expect(a.text('index.html')).toContain(`/${entry}`)
+    // every file the manifest names is there, and nothing else is
+    expect(Object.keys(a.manifest!.files).sort()).toEqual(names(a))
+    expect(a.manifest!.entries['index.html'].file).toBe(entry)
+
+    writeFileSync(path.join(root, 'public/img/my logo.png'), 'changed bytes')
+    const b = await viteBuild(vite, root)
+    expect(b.find(/^assets\/lazy-[\w-]{8}\.css$/)).not.toBe(lazyCss)
+    // the lazy chunk's bytes do not name its stylesheet, so its URL may stay; the importer's must change
+    expect(b.find(/^assets\/index-[\w-]{8}\.js$/)).not.toBe(entry)
+    expect(b.text(b.find(/^assets\/index-[\w-]{8}\.js$/))).toContain(path.posix.basename(b.find(/^assets\/lazy-[\w-]{8}\.css$/)))
+    expect(b.find(/^assets\/index-[\w-]{8}\.css$/)).toBe(a.find(/^assets\/index-[\w-]{8}\.css$/))
+    const again = await viteBuild(vite, root)
+    expect(names(again)).toEqual(names(b))
+  })
+
   it('fingerprint.public: false leaves public references alone', async () => {
     const r = await viteBuild(vite, fixture(), { fingerprint: { public: false } })
     expect([...r.files.keys()].filter((f) => /^img\/logo-/.test(f))).toEqual([])

@@ -1,0 +1,483 @@
+/**
+ * The one `ObjectStore` over the network: `@aws-sdk/client-s3` against AWS S3 or any
+ * S3-compatible store (R2, MinIO, Ceph radosgw, Spaces, B2, s3rver). This is the only module of
+ * the plugin that imports `@aws-sdk/*`.
+ *
+ * Credentials come only from the SDK's default provider chain (environment, shared profile, SSO,
+ * web identity, container/instance role). They are never options and never printed.
+ */
+import { createHash } from 'node:crypto'
+import { createReadStream, type ReadStream } from 'node:fs'
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type PutObjectCommandInput,
+} from '@aws-sdk/client-s3'
+import { CdnPublishError, Codes } from '../errors.js'
+import type { DeleteResult, ObjectHead, ObjectStore, PutRequest, StoredObject } from './store.js'
+
+export interface S3StoreOptions {
+  bucket: string
+  /**
+   * Region. Default: the SDK's (`AWS_REGION`, then the profile); with a custom `endpoint` and no
+   * `AWS_REGION`, `us-east-1` (what S3-compatible stores expect in signatures).
+   */
+  region?: string
+  /** Endpoint of an S3-compatible store, e.g. `http://127.0.0.1:9000`. Default: AWS (or `AWS_ENDPOINT_URL_S3`). */
+  endpoint?: string
+  /** Address buckets as `endpoint/bucket/key` instead of `bucket.endpoint/key`. */
+  forcePathStyle?: boolean
+  /** Attempts per request, the first included (throttling, 5xx and network errors are retried). @default 3 */
+  maxAttempts?: number
+  /**
+   * A request attempt fails after this long without any bytes moving on its connection (then it
+   * is retried while attempts remain). @default 30000
+   */
+  requestTimeoutMs?: number
+  /** Connecting to the endpoint fails after this long. @default 5000 */
+  connectTimeoutMs?: number
+  /** Keys per ListObjectsV2 page. @default 1000 */
+  listPageSize?: number
+}
+
+/** The store operation an error happened in; decides the IAM action named in messages. */
+export type StoreOperation = 'list' | 'head' | 'get' | 'put' | 'delete'
+
+export interface StoreErrorContext {
+  operation: StoreOperation
+  key?: string
+  bucket: string
+  /** Printable endpoint (URL or a description such as `AWS S3 (eu-west-1)`). */
+  endpoint: string
+}
+
+const IAM_ACTION: Record<StoreOperation, string> = {
+  list: 's3:ListBucket',
+  head: 's3:GetObject',
+  get: 's3:GetObject',
+  put: 's3:PutObject',
+  delete: 's3:DeleteObject',
+}
+
+const DELETE_BATCH = 1000
+
+export function createS3Store(options: S3StoreOptions): ObjectStore {
+  const { bucket } = options
+  const endpointLabel =
+    options.endpoint ??
+    process.env.AWS_ENDPOINT_URL_S3 ??
+    process.env.AWS_ENDPOINT_URL ??
+    `AWS S3 (${options.region ?? process.env.AWS_REGION ?? 'default region'})`
+  const listPageSize = options.listPageSize ?? 1000
+
+  const client = new S3Client({
+    region:
+      options.region ??
+      (options.endpoint !== undefined && !process.env.AWS_REGION ? 'us-east-1' : undefined),
+    endpoint: options.endpoint,
+    forcePathStyle: options.forcePathStyle,
+    maxAttempts: options.maxAttempts ?? 3,
+    // Checksums only where the API requires one: with the SDK's default ("WHEN_SUPPORTED") a
+    // file-stream body goes out as `aws-chunked` with a trailing checksum, which radosgw answers
+    // with 411 and s3rver stores framing and all.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: {
+      connectionTimeout: options.connectTimeoutMs ?? 5_000,
+      socketTimeout: options.requestTimeoutMs ?? 30_000,
+    },
+  })
+
+  /** Secrets currently in use, to scrub from any message that might echo them. */
+  const secrets = async (): Promise<string[]> => {
+    try {
+      const c = await client.config.credentials()
+      return [c.secretAccessKey, c.sessionToken].filter((s): s is string => typeof s === 'string' && s.length >= 4)
+    } catch {
+      return []
+    }
+  }
+  const fail = async (err: unknown, operation: StoreOperation, key?: string): Promise<never> => {
+    const mapped = toStoreError(err, { operation, key, bucket, endpoint: endpointLabel })
+    throw scrub(mapped, mapped.code === Codes.CREDENTIALS_MISSING ? [] : await secrets())
+  }
+
+  return {
+    async list(prefix) {
+      const out: StoredObject[] = []
+      let token: string | undefined
+      try {
+        do {
+          const page = await client.send(
+            new ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix: prefix,
+              MaxKeys: listPageSize,
+              ContinuationToken: token,
+            }),
+          )
+          for (const o of page.Contents ?? []) {
+            if (o.Key === undefined) continue
+            out.push({
+              key: o.Key,
+              size: o.Size ?? 0,
+              etag: unquote(o.ETag),
+              lastModified: o.LastModified ?? new Date(0),
+            })
+          }
+          token = page.IsTruncated ? page.NextContinuationToken : undefined
+          if (page.IsTruncated && !token) {
+            throw new CdnPublishError(
+              Codes.PUBLISH_FAILED,
+              `list of s3://${bucket}/${prefix} at ${endpointLabel}: the store said the listing is truncated but sent no continuation token`,
+              { bucket, endpoint: endpointLabel, operation: 'list', key: prefix },
+            )
+          }
+        } while (token)
+      } catch (err) {
+        return fail(err, 'list', prefix)
+      }
+      // S3 lists in UTF-8 byte order; some stores do not, and callers may rely on it
+      return out.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)))
+    },
+
+    async head(key) {
+      try {
+        const r = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
+        const head: ObjectHead = {
+          size: r.ContentLength ?? 0,
+          etag: unquote(r.ETag),
+          lastModified: r.LastModified ?? new Date(0),
+        }
+        if (r.ContentType !== undefined) head.contentType = r.ContentType
+        if (r.CacheControl !== undefined) head.cacheControl = r.CacheControl
+        if (r.ContentEncoding !== undefined) head.contentEncoding = r.ContentEncoding
+        return head
+      } catch (err) {
+        // a HEAD answer has no body: a missing bucket is also a plain 404 here
+        if (isNotFound(err)) return undefined
+        return fail(err, 'head', key)
+      }
+    },
+
+    async put(req: PutRequest) {
+      const input: PutObjectCommandInput = {
+        Bucket: bucket,
+        Key: req.key,
+        ContentLength: req.contentLength,
+        ContentType: req.contentType,
+        CacheControl: req.cacheControl,
+      }
+      if (req.contentEncoding !== undefined) input.ContentEncoding = req.contentEncoding
+      if (req.md5 !== undefined) input.ContentMD5 = Buffer.from(req.md5, 'hex').toString('base64')
+      if (req.ifNoneMatch) input.IfNoneMatch = '*'
+      const rawHeaders: Record<string, string> = {}
+      for (const [name, value] of Object.entries(req.metadata ?? {})) {
+        const lower = name.toLowerCase()
+        if (lower.startsWith('x-amz-meta-')) (input.Metadata ??= {})[name.slice('x-amz-meta-'.length)] = value
+        else if (lower === 'content-disposition') input.ContentDisposition = value
+        else if (lower === 'content-language') input.ContentLanguage = value
+        else rawHeaders[lower] = value
+      }
+
+      const body = req.body
+      const isFile = !(body instanceof Uint8Array)
+      // A file is streamed. The SDK never retries a request whose body is a stream (it cannot
+      // rewind it), so the stream is opened per attempt, after the retry step; until then the
+      // body is an empty placeholder and Content-Length carries the real size.
+      input.Body = isFile ? new Uint8Array(0) : body
+      const command = new PutObjectCommand(input)
+      let stream: ReadStream | undefined
+      if (isFile) {
+        command.middlewareStack.addRelativeTo(
+          // runs once per attempt; edits a copy, so the retry step still sees a rewindable body
+          requestMiddleware(
+            (request) => {
+              stream?.destroy()
+              stream = createReadStream(body.path)
+              request.body = stream
+              request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD'
+            },
+            { copy: true },
+          ),
+          { relation: 'before', toMiddleware: 'httpSigningMiddleware', name: 'cdnPublishFileBody' },
+        )
+      }
+      if (Object.keys(rawHeaders).length > 0) {
+        command.middlewareStack.add(
+          requestMiddleware((request) => {
+            Object.assign(request.headers, rawHeaders)
+          }),
+          { step: 'build', name: 'cdnPublishExtraHeaders' },
+        )
+      }
+      try {
+        await client.send(command)
+      } catch (err) {
+        return fail(err, 'put', req.key)
+      } finally {
+        stream?.destroy()
+      }
+    },
+
+    async deleteMany(keys) {
+      const result: DeleteResult = { deleted: [], errors: [] }
+      for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+        const batch = keys.slice(i, i + DELETE_BATCH)
+        const command = new DeleteObjectsCommand({
+          Bucket: bucket,
+          Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+        })
+        // Several S3-compatible stores (radosgw, MinIO) insist on Content-MD5 for DeleteObjects;
+        // in "WHEN_REQUIRED" checksum mode the SDK sends only a CRC32 header, so add it here.
+        command.middlewareStack.add(
+          requestMiddleware((request) => {
+            const b = request.body
+            const has = Object.keys(request.headers).some((h) => h.toLowerCase() === 'content-md5')
+            if (!has && (typeof b === 'string' || b instanceof Uint8Array)) {
+              request.headers['content-md5'] = createHash('md5').update(b).digest('base64')
+            }
+          }),
+          { step: 'build', name: 'cdnPublishDeleteContentMd5' },
+        )
+        try {
+          const r = await client.send(command)
+          const failed = new Set<string>()
+          for (const e of r.Errors ?? []) {
+            if (e.Key === undefined) continue
+            failed.add(e.Key)
+            result.errors.push({ key: e.Key, code: e.Code ?? 'UnknownError', message: e.Message ?? '' })
+          }
+          for (const k of batch) if (!failed.has(k)) result.deleted.push(k)
+        } catch (err) {
+          // The whole request failed: report this batch with the reason and stop; the keys of
+          // later batches were not attempted.
+          const mapped = scrub(
+            toStoreError(err, { operation: 'delete', key: batch[0], bucket, endpoint: endpointLabel }),
+            await secrets(),
+          )
+          for (const k of batch) result.errors.push({ key: k, code: mapped.code, message: mapped.message })
+          for (const k of keys.slice(i + DELETE_BATCH)) {
+            result.errors.push({ key: k, code: 'NOT_ATTEMPTED', message: 'not attempted: an earlier delete batch failed' })
+          }
+          break
+        }
+      }
+      return result
+    },
+
+    async getJson<T = unknown>(key: string): Promise<T | undefined> {
+      const bytes = await this.getBytes(key)
+      if (bytes === undefined) return undefined
+      try {
+        return JSON.parse(Buffer.from(bytes).toString('utf8')) as T
+      } catch (err) {
+        throw new CdnPublishError(
+          Codes.PUBLISH_FAILED,
+          `s3://${bucket}/${key} at ${endpointLabel} is not valid JSON: ${(err as Error).message}`,
+          { bucket, endpoint: endpointLabel, operation: 'get', key },
+        )
+      }
+    },
+
+    async getBytes(key) {
+      try {
+        const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+        if (!r.Body) return new Uint8Array(0)
+        return await r.Body.transformToByteArray()
+      } catch (err) {
+        if (errorName(err) === 'NoSuchKey') return undefined
+        return fail(err, 'get', key)
+      }
+    },
+
+    describe() {
+      return `s3://${bucket} (endpoint ${endpointLabel})`
+    },
+  }
+}
+
+/**
+ * Turn an SDK or network error into a `CdnPublishError` with a stable code and a message that
+ * names the operation, bucket, key and endpoint and says what to do. Never includes credentials.
+ */
+export function toStoreError(err: unknown, ctx: StoreErrorContext): CdnPublishError {
+  if (err instanceof CdnPublishError) return err
+  const { operation, key, bucket, endpoint } = ctx
+  const name = errorName(err)
+  const status = httpStatus(err)
+  const sdkMessage = err instanceof Error ? err.message : String(err)
+  const target = key !== undefined && key !== '' ? `s3://${bucket}/${key}` : `s3://${bucket}`
+  const what = `${operation} of ${target} at ${endpoint}`
+  const data: Record<string, unknown> = { bucket, endpoint, operation }
+  if (key !== undefined) data.key = key
+  if (name) data.awsCode = name
+  if (status !== undefined) data.httpStatus = status
+  const requestId = (err as { $metadata?: { requestId?: string } })?.$metadata?.requestId
+  if (requestId) data.requestId = requestId
+
+  if (name === 'CredentialsProviderError' || /could not load credentials/i.test(sdkMessage)) {
+    return new CdnPublishError(
+      Codes.CREDENTIALS_MISSING,
+      `${what}: no AWS credentials found. They are read only through the AWS SDK default provider chain: ` +
+        'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (a profile in ~/.aws/config or ~/.aws/credentials), ' +
+        'or sign in with AWS SSO (aws sso login), or use web identity (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE, e.g. CI OIDC), ' +
+        'or run with a container/instance role.',
+      data,
+    )
+  }
+  if (name === 'NoSuchBucket') {
+    return new CdnPublishError(
+      Codes.BUCKET_NOT_FOUND,
+      `${what}: bucket "${bucket}" does not exist there. Create it, or check the bucket name (option or CDN_PUBLISH_BUCKET), ` +
+        'the endpoint and the region (AWS_REGION).',
+      data,
+    )
+  }
+  if (name === 'InvalidAccessKeyId') {
+    return new CdnPublishError(
+      Codes.ACCESS_DENIED,
+      `${what}: access denied: the store does not know this access key id. Check AWS_ACCESS_KEY_ID or the profile's ` +
+        'credentials, and that they belong to this endpoint.',
+      data,
+    )
+  }
+  if (name === 'SignatureDoesNotMatch') {
+    return new CdnPublishError(
+      Codes.ACCESS_DENIED,
+      `${what}: access denied: the request signature does not match. Check the secret key ` +
+        "(AWS_SECRET_ACCESS_KEY or the profile's aws_secret_access_key) paired with this access key id, and the clock.",
+      data,
+    )
+  }
+  if (
+    name === 'AccessDenied' ||
+    name === 'AllAccessDisabled' ||
+    name === 'AccountProblem' ||
+    name === 'Forbidden' ||
+    status === 403
+  ) {
+    const action = IAM_ACTION[operation]
+    const resource = operation === 'list' ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/*`
+    const headHint =
+      name === 'AccessDenied'
+        ? ''
+        : ' (the answer carried no details: if the policy is right, check the secret key too)'
+    return new CdnPublishError(
+      Codes.ACCESS_DENIED,
+      `${what}: access denied${headHint}. The credentials need ${action} on ${resource}.`,
+      { ...data, action },
+    )
+  }
+  const net = networkCode(err)
+  if (net !== undefined) {
+    return new CdnPublishError(
+      Codes.ENDPOINT_UNREACHABLE,
+      `${what}: the endpoint could not be reached (${net}). Check the endpoint URL (option or AWS_ENDPOINT_URL_S3), ` +
+        'that the store is running and that the network allows the connection.',
+      data,
+    )
+  }
+  if (name === 'PreconditionFailed' || status === 412) {
+    return new CdnPublishError(
+      Codes.PUBLISH_FAILED,
+      `${what}: an object already exists under this key (If-None-Match: *, HTTP 412).`,
+      data,
+    )
+  }
+  const detail = [name, status !== undefined ? `HTTP ${status}` : undefined].filter(Boolean).join(', ')
+  return new CdnPublishError(
+    Codes.PUBLISH_FAILED,
+    `${what} failed${detail ? ` (${detail})` : ''}: ${sdkMessage}`,
+    data,
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface OutgoingRequest {
+  body?: unknown
+  headers: Record<string, string>
+}
+
+/**
+ * An SDK middleware that edits the outgoing HTTP request (once it exists) and passes it on;
+ * with `copy`, it edits and passes on a copy and leaves the request it was given as it was.
+ */
+function requestMiddleware(edit: (request: OutgoingRequest) => void, { copy = false } = {}) {
+  return <A extends { request: unknown }, R>(next: (args: A) => Promise<R>) =>
+    async (args: A): Promise<R> => {
+      const request = args.request as Partial<OutgoingRequest> | undefined
+      if (!request || typeof request !== 'object' || !request.headers) return next(args)
+      if (!copy) {
+        edit(request as OutgoingRequest)
+        return next(args)
+      }
+      const clone = Object.assign(Object.create(Object.getPrototypeOf(request) as object) as object, request, {
+        headers: { ...request.headers },
+      }) as OutgoingRequest
+      edit(clone)
+      return next({ ...args, request: clone })
+    }
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+])
+
+/** The network error code (or `timeout`) of an error and anything it wraps, if any. */
+function networkCode(err: unknown, depth = 0): string | undefined {
+  if (!err || typeof err !== 'object' || depth > 4) return undefined
+  const e = err as { code?: unknown; name?: unknown; errors?: unknown; cause?: unknown; $metadata?: { httpStatusCode?: number } }
+  // an HTTP answer means the endpoint was reached
+  if (e.$metadata?.httpStatusCode !== undefined) return undefined
+  if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return e.code
+  if (e.name === 'TimeoutError') return 'timeout'
+  if (Array.isArray(e.errors)) {
+    for (const inner of e.errors) {
+      const c = networkCode(inner, depth + 1)
+      if (c) return c
+    }
+  }
+  return networkCode(e.cause, depth + 1)
+}
+
+function errorName(err: unknown): string | undefined {
+  if (!err || typeof err !== 'object') return undefined
+  const e = err as { name?: unknown; Code?: unknown }
+  if (typeof e.Code === 'string') return e.Code
+  return typeof e.name === 'string' ? e.name : undefined
+}
+
+function httpStatus(err: unknown): number | undefined {
+  const s = (err as { $metadata?: { httpStatusCode?: unknown } } | undefined)?.$metadata?.httpStatusCode
+  return typeof s === 'number' ? s : undefined
+}
+
+function isNotFound(err: unknown): boolean {
+  const name = errorName(err)
+  return name === 'NotFound' || name === 'NoSuchKey' || httpStatus(err) === 404
+}
+
+function unquote(etag: string | undefined): string {
+  return (etag ?? '').replace(/^"|"$/g, '')
+}
+
+/** Replace any occurrence of a secret in the message and data of an error. */
+function scrub(err: CdnPublishError, secrets: string[]): CdnPublishError {
+  const clean = (s: string) => secrets.reduce((acc, secret) => acc.split(secret).join('***'), s)
+  if (!secrets.some((s) => err.message.includes(s) || JSON.stringify(err.data).includes(s))) return err
+  const data: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(err.data)) data[k] = typeof v === 'string' ? clean(v) : v
+  return new CdnPublishError(err.code, clean(err.message), data)
+}
