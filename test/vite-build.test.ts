@@ -166,7 +166,10 @@ describe.each(vites)('%s', (vite) => {
     const root = fixture()
     writeFileSync(path.join(root, 'public/img/my logo.png'), 'a public file with a space in its name')
     writeFileSync(path.join(root, 'src/lazy.css'), '.lazy { background: url("/img/my logo.png"); }\n')
-    const a = await viteBuild(vite, root)
+    const a = await viteBuild(vite, root, {}, { build: { manifest: true } })
+    // Vite's own manifest names the renamed files too
+    const viteManifest = JSON.parse(a.text('.vite/manifest.json')) as Record<string, { file: string; css?: string[] }>
+    for (const e of Object.values(viteManifest)) for (const f of [e.file, ...(e.css ?? [])]) expect(a.files.has(f), f).toBe(true)
     const spaced = a.find(/^img\/my logo-[\w-]{8}\.png$/)
     const lazyCss = a.find(/^assets\/lazy-[\w-]{8}\.css$/)
     expect(a.text(lazyCss)).toMatch(new RegExp(`url\\("?/${spaced.replace(" ", "%20")}"?\\)`))
