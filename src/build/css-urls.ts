@@ -40,7 +40,7 @@ export interface CssRef {
 export interface RewriteOptions {
   /** Also rename url functions written in another case (`URL(`, `Url(`) to lowercase `url(`, even when the value is not replaced. */
   lowercaseUrlFunctions?: boolean
-  /** Produce a source map (magic-string hires: 'boundary'). */
+  /** Produce a source map (magic-string hires: 'boundary') when the stylesheet changed. */
   sourcemap?: boolean
   /** Source file name recorded in the map. */
   filename?: string
@@ -815,8 +815,9 @@ export function rewriteCssRefs(
   }
   const changed = s !== undefined && s.hasChanged()
   const result: RewriteResult = { code: changed ? s!.toString() : css, changed }
-  if (options.sourcemap) {
-    result.map = (s ?? new MagicString(css)).generateMap({
+  // a map only when something changed: an unchanged stylesheet keeps the map it had
+  if (options.sourcemap && changed) {
+    result.map = s!.generateMap({
       hires: 'boundary',
       source: options.filename,
       includeContent: true,
