@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import MagicString from 'magic-string'
-import { findCssRefs, isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix, type CssRef } from './build/css-urls.js'
+import { isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix, type CssRef } from './build/css-urls.js'
 import { planRenames } from './build/graph.js'
 import { contentHash } from './build/hash.js'
 import { encodeAttributeValue, findHtmlRefs } from './build/html-refs.js'
@@ -9,10 +9,8 @@ import { createManifest, stringifySorted, type ManifestEntry, type OutputFile } 
 import {
   decodeUrlPath,
   dirname,
-  encodeUrlPath,
   fingerprintedName,
   joinOutputPath,
-  relativeOutputPath,
   type HashSpan,
 } from './build/names.js'
 import {
@@ -29,6 +27,7 @@ import {
   type NamePatterns,
 } from './build/outputs.js'
 import { listFiles } from './build/public-files.js'
+import { createUrls, isRelativeUrl, type RenderBuiltUrl } from './build/urls.js'
 import { CdnPublishError, Codes } from './errors.js'
 import { runPublishStep } from './publish/step.js'
 import { resolveBuildOptions, type CdnPublishOptions, type ResolvedBuildOptions } from './options.js'
@@ -57,11 +56,6 @@ export interface ViteConfigLike {
   build: { outDir: string; ssr?: unknown; copyPublicDir?: boolean }
   experimental?: { renderBuiltUrl?: RenderBuiltUrl }
 }
-type RenderBuiltUrl = (
-  fileName: string,
-  context: { type: 'asset' | 'public'; hostId: string; hostType: 'js' | 'css' | 'html'; ssr: boolean },
-) => string | { relative?: boolean; runtime?: string } | undefined
-
 /** The parts of Rollup's/Rolldown's plugin context used here. */
 interface Context {
   emitFile(file: { type: 'asset'; fileName: string; source: Uint8Array | string }): string
@@ -76,8 +70,6 @@ const CSS_LANG_RE = /\.(?:css|less|sass|scss|styl|stylus|pcss|postcss|sss)(?:$|\
 const SKIP_QUERY_RE = /[?&](?:raw|url)\b/
 /** Characters that a URL Vite writes unquoted into CSS cannot contain. */
 const PLAIN_URL_RE = /^[\w./~@+-]*$/
-const ABSOLUTE_URL_RE = /^[a-z][a-z\d+.-]*:/i
-const PROBE = '__cdn_publish_probe__/file'
 
 interface Fingerprinted {
   /** Output path of the hashed copy. */
@@ -150,53 +142,6 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
     ctx.warn(log)
   }
 
-  /** The URL under which the browser will find output file `fileName`, written into `host`. */
-  const builtUrl = (fileName: string, host: string, hostType: 'css' | 'html', relative: boolean): string => {
-    const render = vite?.experimental?.renderBuiltUrl
-    if (render) {
-      const r = render(fileName, { type: 'asset', hostId: host, hostType, ssr: false })
-      if (typeof r === 'string') return r
-      if (r && typeof r === 'object' && r.relative) relative = true
-    }
-    const base = vite ? vite.base : opts.base
-    if (relative || base === '' || base === './') return encodeUrlPath(relativeOutputPath(dirname(host), fileName))
-    return (base.endsWith('/') ? base : `${base}/`) + encodeUrlPath(fileName)
-  }
-
-  /**
-   * URL prefixes under which the output root is served to `host`: Vite's `base`, and whatever
-   * `renderBuiltUrl` puts before a file name (found by asking it about a probe name).
-   */
-  const rootPrefixes = (host: string, hostType: 'css' | 'html'): string[] => {
-    const base = vite ? vite.base : opts.base
-    const prefixes = ABSOLUTE_URL_RE.test(base) || base.startsWith('/') ? [base.endsWith('/') ? base : `${base}/`] : []
-    const render = vite?.experimental?.renderBuiltUrl
-    if (render) {
-      for (const type of ['public', 'asset'] as const) {
-        try {
-          const r = render(PROBE, { type, hostId: host, hostType, ssr: false })
-          if (typeof r === 'string' && r.endsWith(PROBE)) prefixes.push(r.slice(0, -PROBE.length))
-        } catch {
-          // a renderBuiltUrl that rejects unknown names tells us nothing
-        }
-      }
-    }
-    return prefixes
-  }
-
-  /** Map a URL found in output file `host` to a path relative to the output root, or undefined when it is not ours. */
-  const outputPathOf = (url: string, host: string, hostType: 'css' | 'html'): string | undefined => {
-    for (const prefix of rootPrefixes(host, hostType)) {
-      if (url.startsWith(prefix)) return joinOutputPath('', decodeUrlPath(url.slice(prefix.length)))
-    }
-    if (isExternalOrSpecialUrl(url)) return undefined
-    if (url.startsWith('/')) {
-      const base = vite ? vite.base : opts.base
-      return base.startsWith('/') && base !== '/' ? undefined : joinOutputPath('', decodeUrlPath(url))
-    }
-    return joinOutputPath(dirname(host), decodeUrlPath(url))
-  }
-
   return {
     name: 'cdn-publish',
     enforce: 'pre',
@@ -262,6 +207,7 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
       handler(this: Context, outputOptions: NamePatterns & { dir?: string; file?: string }, bundle: Bundle) {
         if (isSsr(this)) return
         const locate = createHashLocator(outputOptions)
+        const urls = createUrls(vite ? vite.base : opts.base, vite?.experimental?.renderBuiltUrl)
         const extra = new Map<string, OutputFile>()
         /** Bundle entries re-emitted under new names, which the bundle object no longer shows. */
         const extraEntries: BundleEntry[] = []
@@ -278,13 +224,12 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
             (ref) => {
               const { path: p, suffix } = splitUrlSuffix(ref.url)
               if (p === '') return false
-              const target = outputPathOf(p, host, hostType)
+              const target = urls.outputPathOf(p, host, hostType)
               if (target === undefined && isExternalOrSpecialUrl(ref.url)) return false
-              const relative = !p.startsWith('/') && !ABSOLUTE_URL_RE.test(p)
               if (target !== undefined && bundle[target]) return false
               const rel = target !== undefined ? publicFile(target) : undefined
-              if (rel) return opts.fingerprintPublic ? builtUrl(emitLate(rel), host, hostType, relative) + suffix : false
-              if (sourceFile && relative && !vite) {
+              if (rel) return opts.fingerprintPublic ? urls.builtUrl(emitLate(rel), host, hostType, isRelativeUrl(p)) + suffix : false
+              if (sourceFile && isRelativeUrl(p) && !vite) {
                 const abs = path.resolve(path.dirname(sourceFile), decodeUrlPath(p))
                 if (existsSync(abs) && statSync(abs).isFile()) {
                   const bytes = readFileSync(abs)
@@ -296,7 +241,7 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
                     this.emitFile({ type: 'asset', fileName: name, source: bytes })
                     extra.set(name, { fileName: name, bytes, immutable: true })
                   }
-                  return builtUrl(name, host, hostType, true) + suffix
+                  return urls.builtUrl(name, host, hostType, true) + suffix
                 }
               }
               // Under Vite, the transform pass and Vite itself report references they cannot resolve.
@@ -341,12 +286,12 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
             }
             const { path: p, suffix } = splitUrlSuffix(ref.value)
             if (p === '' || !opts.fingerprintPublic) continue
-            const target = outputPathOf(p, entry.fileName, 'html')
+            const target = urls.outputPathOf(p, entry.fileName, 'html')
             if (target === undefined || bundle[target]) continue
             const rel = publicFile(target)
             if (!rel) continue
-            const relative = !p.startsWith('/') && !ABSOLUTE_URL_RE.test(p)
-            s.overwrite(ref.start, ref.end, encodeAttributeValue(builtUrl(emitLate(rel), entry.fileName, 'html', relative) + suffix, ref.quote))
+            const url = urls.builtUrl(emitLate(rel), entry.fileName, 'html', isRelativeUrl(p))
+            s.overwrite(ref.start, ref.end, encodeAttributeValue(url + suffix, ref.quote))
           }
           if (s.hasChanged()) setText(entry, s.toString())
         }

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest'
+import { createUrls } from '../src/build/urls.js'
+
+describe('createUrls', () => {
+  it.each([
+    ['/', 'img/a b.png', 'assets/x.css', '/img/a%20b.png'],
+    ['/sub/', 'img/a.png', 'index.html', '/sub/img/a.png'],
+    ['/sub', 'img/a.png', 'index.html', '/sub/img/a.png'],
+    ['https://cdn.test/app/', 'img/a.png', 'assets/x.css', 'https://cdn.test/app/img/a.png'],
+    ['./', 'img/a.png', 'assets/x.css', '../img/a.png'],
+    ['', 'img/a.png', 'index.html', './img/a.png'],
+  ])('base %s: builtUrl(%s) from %s', (base, file, host, url) => {
+    const urls = createUrls(base)
+    expect(urls.builtUrl(file, host, 'css', false)).toBe(url)
+    expect(urls.outputPathOf(url, host, 'css')).toBe(file)
+  })
+
+  it('relative references stay relative', () => {
+    expect(createUrls('/').builtUrl('assets/img/a.png', 'assets/x.css', 'css', true)).toBe('./img/a.png')
+  })
+
+  it('URLs of other sites, data: and fragments are not ours', () => {
+    const urls = createUrls('/sub/')
+    expect(urls.outputPathOf('https://example.com/img/a.png', 'index.html', 'html')).toBeUndefined()
+    expect(urls.outputPathOf('data:image/png;base64,AAAA', 'index.html', 'html')).toBeUndefined()
+    expect(urls.outputPathOf('#frag', 'index.html', 'html')).toBeUndefined()
+    expect(urls.outputPathOf('/other/a.png', 'index.html', 'html')).toBeUndefined()
+    expect(urls.outputPathOf('/sub/../../etc/passwd', 'index.html', 'html')).toBeUndefined()
+  })
+
+  it('renderBuiltUrl decides URLs, and its prefix maps them back', () => {
+    const urls = createUrls('/', (fileName, { hostType, type }) => `https://${type}.${hostType}.test/${fileName}`)
+    expect(urls.builtUrl('img/a.png', 'index.html', 'html', false)).toBe('https://asset.html.test/img/a.png')
+    expect(urls.outputPathOf('https://public.html.test/img/a.png', 'index.html', 'html')).toBe('img/a.png')
+    expect(urls.outputPathOf('https://public.html.test//img/a.png', 'index.html', 'html')).toBe('img/a.png')
+    const relative = createUrls('/', () => ({ relative: true }))
+    expect(relative.builtUrl('img/a.png', 'assets/x.css', 'css', false)).toBe('../img/a.png')
+  })
+})
