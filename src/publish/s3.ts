@@ -42,6 +42,11 @@ export interface S3StoreOptions {
   connectTimeoutMs?: number
   /** Keys per ListObjectsV2 page. @default 1000 */
   listPageSize?: number
+  /**
+   * The SDK's `requestChecksumCalculation` / `responseChecksumValidation`. Streamed file bodies
+   * need `'WHEN_REQUIRED'`. @default 'WHEN_REQUIRED'
+   */
+  checksums?: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED'
 }
 
 /** The store operation an error happened in; decides the IAM action named in messages. */
@@ -84,8 +89,8 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     // Checksums only where the API requires one: with the SDK's default ("WHEN_SUPPORTED") a
     // file-stream body goes out as `aws-chunked` with a trailing checksum, which radosgw answers
     // with 411 and s3rver stores framing and all.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestChecksumCalculation: options.checksums ?? 'WHEN_REQUIRED',
+    responseChecksumValidation: options.checksums ?? 'WHEN_REQUIRED',
     requestHandler: {
       connectionTimeout: options.connectTimeoutMs ?? 5_000,
       socketTimeout: options.requestTimeoutMs ?? 30_000,

@@ -1,0 +1,260 @@
+/**
+ * Test helpers around the S3 test servers: the test's own SDK client (to create buckets and read
+ * back what landed), environment isolation for credentials, and a counting loopback proxy that
+ * sees every request the code under test sends.
+ */
+import { randomBytes } from 'node:crypto'
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3'
+import type { S3ServerInfo } from '../servers/index.js'
+
+/** Every variable that can steer the AWS SDK or the publish step. */
+export const ENV_VARS = [
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_PROFILE',
+  'AWS_CONFIG_FILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_EC2_METADATA_DISABLED',
+  'AWS_WEB_IDENTITY_TOKEN_FILE',
+  'AWS_ROLE_ARN',
+  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+  'AWS_ENDPOINT_URL',
+  'AWS_ENDPOINT_URL_S3',
+  'CDN_PUBLISH_BUCKET',
+  'CDN_PUBLISH_PREFIX',
+  'CDN_PUBLISH_REGION',
+  'CDN_PUBLISH_ENDPOINT',
+  'CDN_PUBLISH_FORCE_PATH_STYLE',
+  'CDN_PUBLISH_DRY_RUN',
+  'CDN_PUBLISH_LABEL',
+] as const
+
+export type EnvVars = Partial<Record<(typeof ENV_VARS)[number], string>>
+
+/**
+ * Run `fn` with exactly these variables set (every other one of `ENV_VARS` unset, no shared AWS
+ * config files, no instance metadata), then restore the environment.
+ */
+export async function withEnv<T>(vars: EnvVars, fn: () => Promise<T>): Promise<T> {
+  const saved = new Map(ENV_VARS.map((k) => [k, process.env[k]]))
+  for (const k of ENV_VARS) delete process.env[k]
+  process.env.AWS_EC2_METADATA_DISABLED = 'true'
+  process.env.AWS_CONFIG_FILE = '/nonexistent/aws-config'
+  process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/aws-credentials'
+  Object.assign(process.env, vars)
+  try {
+    return await fn()
+  } finally {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+  }
+}
+
+/** The server's credentials (or others) as environment variables. */
+export function credsEnv(server: S3ServerInfo, creds: { accessKeyId: string; secretAccessKey: string } = server): EnvVars {
+  return { AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey, AWS_REGION: server.region }
+}
+
+/** The test's own SDK client: creates buckets and reads back what the code under test wrote. */
+export function adminClient(server: S3ServerInfo): S3Client {
+  return new S3Client({
+    endpoint: server.endpoint,
+    region: server.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  })
+}
+
+/** A fresh bucket name (valid for S3 and both test servers). */
+export function bucketName(label: string): string {
+  return `cdn-${label}-${randomBytes(5).toString('hex')}`.toLowerCase().slice(0, 63)
+}
+
+export async function createBucket(client: S3Client, label: string): Promise<string> {
+  const bucket = bucketName(label)
+  await client.send(new CreateBucketCommand({ Bucket: bucket }))
+  return bucket
+}
+
+export interface Listed {
+  key: string
+  size: number
+  etag: string
+  lastModified: string
+}
+
+/** Every object under `prefix`, in the order the server pages them. */
+export async function listAll(client: S3Client, bucket: string, prefix = ''): Promise<Listed[]> {
+  const out: Listed[] = []
+  let token: string | undefined
+  do {
+    const r = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }))
+    for (const o of r.Contents ?? []) {
+      out.push({ key: o.Key!, size: o.Size ?? 0, etag: o.ETag ?? '', lastModified: o.LastModified?.toISOString() ?? '' })
+    }
+    token = r.IsTruncated ? r.NextContinuationToken : undefined
+  } while (token)
+  return out
+}
+
+export interface ReadBack {
+  bytes: Buffer
+  contentType?: string
+  cacheControl?: string
+  contentEncoding?: string
+  contentDisposition?: string
+  metadata?: Record<string, string>
+  etag?: string
+}
+
+export async function readObject(client: S3Client, bucket: string, key: string): Promise<ReadBack> {
+  const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+  const out: ReadBack = { bytes: Buffer.from(await r.Body!.transformToByteArray()) }
+  if (r.ContentType !== undefined) out.contentType = r.ContentType
+  if (r.CacheControl !== undefined) out.cacheControl = r.CacheControl
+  if (r.ContentEncoding !== undefined) out.contentEncoding = r.ContentEncoding
+  if (r.ContentDisposition !== undefined) out.contentDisposition = r.ContentDisposition
+  if (r.Metadata !== undefined) out.metadata = r.Metadata
+  if (r.ETag !== undefined) out.etag = r.ETag
+  return out
+}
+
+export async function objectExists(client: S3Client, bucket: string, key: string): Promise<boolean> {
+  try {
+    await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
+    return true
+  } catch (err) {
+    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false
+    throw err
+  }
+}
+
+export async function putObject(client: S3Client, bucket: string, key: string, body: Uint8Array | string, contentType = 'application/octet-stream') {
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }))
+}
+
+/** Put many small objects, `concurrency` at a time. */
+export async function putMany(client: S3Client, bucket: string, keys: string[], concurrency = 32): Promise<void> {
+  let next = 0
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < keys.length) {
+        const key = keys[next++]
+        await putObject(client, bucket, key, key, 'text/plain')
+      }
+    }),
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
+// counting proxy
+
+/** One request the proxy saw. */
+export interface SeenRequest {
+  method: string
+  bucket: string
+  /** Decoded object key ('' for bucket-level requests such as a listing). */
+  key: string
+  query: string
+  status: number
+}
+
+export interface CountingProxy {
+  /** Use as the endpoint (path-style). */
+  endpoint: string
+  /** Requests answered since the last `reset()`, in the order they arrived. */
+  requests(): SeenRequest[]
+  /** Number of requests by HTTP method since the last `reset()`. */
+  count(method: string): number
+  reset(): void
+  /** Answer matching requests with 500 InternalError instead of forwarding them. */
+  failWhen(predicate: ((r: { method: string; bucket: string; key: string }) => boolean) | undefined): void
+  close(): Promise<void>
+}
+
+/**
+ * A loopback HTTP proxy in front of an S3 server that forwards every request unchanged (Host
+ * header included, so signatures stay valid) and records method, bucket, key and status.
+ */
+export async function startCountingProxy(upstream: string): Promise<CountingProxy> {
+  const target = new URL(upstream)
+  let seen: SeenRequest[] = []
+  let failing: ((r: { method: string; bucket: string; key: string }) => boolean) | undefined
+  const server: Server = createServer((req, res) => {
+    const { bucket, key, query } = parsePath(req)
+    const entry: SeenRequest = { method: req.method ?? 'GET', bucket, key, query, status: 0 }
+    if (failing?.({ method: entry.method, bucket, key })) {
+      req.resume()
+      req.on('end', () => {
+        entry.status = 500
+        seen.push(entry)
+        res.writeHead(500, { 'content-type': 'application/xml' })
+        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected by the test proxy</Message></Error>')
+      })
+      return
+    }
+    const up = httpRequest(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (upRes) => {
+        entry.status = upRes.statusCode ?? 0
+        seen.push(entry)
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers)
+        upRes.pipe(res)
+      },
+    )
+    up.on('error', () => res.destroy())
+    req.pipe(up)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests: () => [...seen],
+    count: (method) => seen.filter((r) => r.method === method).length,
+    reset: () => {
+      seen = []
+    },
+    failWhen: (p) => {
+      failing = p
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections()
+        server.close(() => r())
+      }),
+  }
+}
+
+function parsePath(req: IncomingMessage): { bucket: string; key: string; query: string } {
+  const url = req.url ?? '/'
+  const q = url.indexOf('?')
+  const pathname = q === -1 ? url : url.slice(0, q)
+  const query = q === -1 ? '' : url.slice(q + 1)
+  const [, bucket = '', ...rest] = pathname.split('/')
+  return { bucket: decodeURIComponent(bucket), key: decodeURIComponent(rest.join('/')), query }
+}
+
+/** A port on 127.0.0.1 that nothing listens on. */
+export async function closedPort(): Promise<number> {
+  const s = createServer()
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+  const { port } = s.address() as AddressInfo
+  await new Promise<void>((r) => s.close(() => r()))
+  return port
+}
