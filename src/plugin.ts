@@ -39,7 +39,7 @@ export interface CdnPublishPlugin {
   // Hooks are typed loosely so the object fits Rollup's, Rolldown's and Vite's plugin types alike.
   configResolved: (...args: any[]) => void
   buildStart: (...args: any[]) => void
-  transform: (...args: any[]) => any
+  transform: { filter: { id: { include: RegExp; exclude: RegExp[] } }; handler: (...args: any[]) => any }
   generateBundle: { order: 'post'; handler: (...args: any[]) => void }
   closeBundle: { order: 'post'; sequential: true; handler: (...args: any[]) => Promise<void> }
 }
@@ -53,7 +53,7 @@ export interface ViteConfigLike {
   base: string
   command: 'build' | 'serve'
   publicDir: string
-  build: { outDir: string; ssr?: unknown; copyPublicDir?: boolean }
+  build: { outDir: string; ssr?: unknown; copyPublicDir?: boolean; sourcemap?: boolean | 'inline' | 'hidden' }
   experimental?: { renderBuiltUrl?: RenderBuiltUrl }
 }
 /** The parts of Rollup's/Rolldown's plugin context used here. */
@@ -68,6 +68,7 @@ interface Context {
 
 const CSS_LANG_RE = /\.(?:css|less|sass|scss|styl|stylus|pcss|postcss|sss)(?:$|\?)/
 const SKIP_QUERY_RE = /[?&](?:raw|url)\b/
+const DATA_URL_RE = /^\s*data:/i
 /** Characters that a URL Vite writes unquoted into CSS cannot contain. */
 const PLAIN_URL_RE = /^[\w./~@+-]*$/
 
@@ -167,7 +168,10 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
      * hashes the stylesheet, so Vite's own naming propagates the change (stylesheet → chunks →
      * HTML); lowercase `URL(` so Vite rewrites it like `url(`.
      */
-    async transform(this: Context, code: string, id: string) {
+    transform: {
+      // evaluated by the bundler itself: no call into this plugin for the thousands of scripts
+      filter: { id: { include: CSS_LANG_RE, exclude: [/^\0/, SKIP_QUERY_RE] } },
+      async handler(this: Context, code: string, id: string) {
       if (!vite || vite.command !== 'build' || isSsr(this)) return null
       if (id.startsWith('\0') || !CSS_LANG_RE.test(id) || SKIP_QUERY_RE.test(id)) return null
       const file = id.replace(/[?#].*$/, '')
@@ -193,13 +197,15 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
           unresolved.push(ref)
           return false
         },
-        { lowercaseUrlFunctions: true, sourcemap: true, filename: file },
+        // a source map only when the build writes them: generating one is most of this hook's cost
+        { lowercaseUrlFunctions: true, sourcemap: Boolean(vite.build.sourcemap), filename: file },
       )
       for (const ref of unresolved) {
         const { path: p } = splitUrlSuffix(ref.url)
         if (!(await this.resolve(p, id))) report(this, path.relative(vite.root, file), ref, file)
       }
       return result.changed ? { code: result.code, map: result.map } : null
+      },
     },
 
     generateBundle: {
@@ -222,6 +228,7 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
           const result = rewriteCssRefs(
             css,
             (ref) => {
+              if (DATA_URL_RE.test(ref.url)) return false
               const { path: p, suffix } = splitUrlSuffix(ref.url)
               if (p === '') return false
               const target = urls.outputPathOf(p, host, hostType)

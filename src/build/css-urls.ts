@@ -152,6 +152,12 @@ function isNameChar(c: number): boolean {
   return c >= 128 || NAME_CHAR[c] === 1
 }
 
+/**
+ * Code points an unquoted url token simply consumes: anything but `)`, whitespace, quotes, `(`,
+ * a backslash and the non-printable ones below (NUL included here: it reads as U+FFFD).
+ */
+const URL_PLAIN_RUN = /[^ \t\n\r\f"'()\\\x01-\x08\x0b\x0e-\x1f\x7f]+/y
+
 /** Non-printable code points that make an unquoted url bad (NUL is excluded: it reads as U+FFFD). */
 function isNonPrintable(c: number): boolean {
   return (c >= 1 && c <= 8) || c === 11 || (c >= 14 && c <= 31) || c === 127
@@ -543,6 +549,12 @@ export function findCssRefs(css: string): CssRef[] {
     let valueEnd = p
     let hasEscape = false
     while (p < n) {
+      // a run of plain code points in one step (long data: URLs)
+      URL_PLAIN_RUN.lastIndex = p
+      if (URL_PLAIN_RUN.test(css)) {
+        p = valueEnd = URL_PLAIN_RUN.lastIndex
+        if (p >= n) break
+      }
       const c = css.charCodeAt(p)
       if (c === CH_RPAREN) {
         addRef(valueOf(css, valueStart, valueEnd, hasEscape), 'url', 0, valueStart, valueEnd, s, e)
