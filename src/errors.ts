@@ -25,6 +25,10 @@ export const Codes = {
   PUBLISH_FAILED: 'PUBLISH_FAILED',
   /** Pruning failed; nothing was lost, the next prune retries. */
   PRUNE_FAILED: 'PRUNE_FAILED',
+  /** Pruning deleted nothing because the bucket's state is not safe to plan on (the message says why). */
+  PRUNE_REFUSED: 'PRUNE_REFUSED',
+  /** A rollback was refused: no such retained release, or some of its files are gone. */
+  ROLLBACK_REFUSED: 'ROLLBACK_REFUSED',
 } as const
 
 export type Code = (typeof Codes)[keyof typeof Codes]

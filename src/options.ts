@@ -1,5 +1,6 @@
 import { CdnPublishError, Codes } from './errors.js'
 import type { PublishOptions } from './publish/options.js'
+import type { RetentionOptions } from './retention/options.js'
 
 /** Options of the build-side fingerprinting. */
 export interface FingerprintOptions {
@@ -58,6 +59,13 @@ export interface CdnPublishOptions {
    * @default {}
    */
   publish?: PublishOptions | false
+  /**
+   * Pruning of old releases after each publish (see "Retention" in the README): the current
+   * release, the `releases − 1` before it, any release younger than `minAge` and any replaced less
+   * than `grace` ago are kept, with every file they name; `false` never deletes anything.
+   * @default { releases: 3, minAge: '1h', grace: '48h', orphans: 'keep' }
+   */
+  retention?: RetentionOptions | false
 }
 
 export interface ResolvedBuildOptions {

@@ -396,7 +396,7 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
       async handler(this: Context, error?: Error) {
         // Never after a failed build, in watch mode, or for SSR output.
         if (error || this.meta.watchMode || isSsr(this) || !written) return
-        await runPublishStep(this, { options: options.publish, vite, outDir: written.outDir, manifest: written.manifest, label: opts.label })
+        await runPublishStep(this, { options: options.publish, retention: options.retention, vite, outDir: written.outDir, manifest: written.manifest, label: opts.label })
       },
     },
   }

@@ -136,6 +136,14 @@ function changedPaths(a: CdnManifest, b: CdnManifest): string[] {
 }
 
 const recordKeyOf = (prefix: string, release: string) => `${prefix}.cdn-publish/releases/${release}.json`
+const sha384hex = (b: Uint8Array) => createHash('sha384').update(b).digest('hex')
+
+/** Keys of the snapshots a release stores: one per distinct bytes of its mutable files, and its manifest's. */
+function snapshotKeys(prefix: string, r: BuildResult, m: CdnManifest, only = paths(m)): string[] {
+  const keys = new Set(only.filter((p) => !m.files[p].immutable).map((p) => `${prefix}.cdn-publish/snapshots/${sha384hex(r.files.get(p)!)}`))
+  keys.add(`${prefix}.cdn-publish/snapshots/${sha384hex(r.files.get('cdn-manifest.json')!)}`)
+  return [...keys]
+}
 
 async function readJson<T>(admin: S3Client, bucket: string, key: string): Promise<T> {
   return JSON.parse((await readObject(admin, bucket, key)).bytes.toString('utf8')) as T
@@ -204,7 +212,13 @@ describe.each(servers.map((s) => [s.name, s] as const))('publish on %s', (name, 
     expect(keys[0]).toBe(recordKeyOf('', manifest.release))
     expect(keys.at(-2)).toBe('cdn-manifest.json')
     expect(keys.at(-1)).toBe(recordKeyOf('', manifest.release))
-    expect(keys.slice(1, -2).sort()).toEqual(paths(manifest))
+    expect(keys.slice(1, -2).sort()).toEqual([...paths(manifest), ...snapshotKeys('', result, manifest)].sort())
+    // each snapshot holds the bytes of the mutable file (or manifest) it copies, for a rollback
+    for (const p of [...paths(manifest).filter((f) => !manifest.files[f].immutable), 'cdn-manifest.json']) {
+      const snap = await readObject(admin, bucket, `.cdn-publish/snapshots/${sha384hex(result.files.get(p)!)}`)
+      expect(snap.bytes.equals(result.files.get(p)!), p).toBe(true)
+    }
+    expect(Object.keys(record.snapshots ?? {}).sort()).toEqual([...paths(manifest).filter((f) => !manifest.files[f].immutable), 'cdn-manifest.json'].sort())
     const lastImmutable = Math.max(...keys.map((k, i) => (manifest.files[k]?.immutable ? i : -1)))
     const firstMutable = keys.findIndex((k) => manifest.files[k] && !manifest.files[k].immutable)
     expect(lastImmutable).toBeLessThan(firstMutable)
@@ -219,7 +233,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('publish on %s', (name, 
     expect(text).toContain(`region us-east-1 (env AWS_REGION)`)
     expect(text).toContain(`endpoint ${proxy.endpoint} (option)`)
     expect(text).toContain(`[cdn-publish] published release ${manifest.release} in `)
-    expect(text).toMatch(new RegExp(`s: ${paths(manifest).length} files and the manifest uploaded, 0 skipped, [\\d.]+ kB sent; current release ${manifest.release}$`, 'm'))
+    expect(text).toMatch(new RegExp(`s: ${paths(manifest).length} files and the manifest uploaded, 0 skipped, [\\d.]+ kB sent; current release ${manifest.release}; prune skipped \\(empty prefix, see retention\\.allowRootPrefix\\)$`, 'm'))
 
     expect(report).toMatchObject({ ok: true, dryRun: false, release: manifest.release, bucket, prefix: '', label: 'commit-abc' })
     expect(report.settings.bucket).toEqual({ value: bucket, source: 'option' })
@@ -246,7 +260,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('publish on %s', (name, 
     expect(await listAll(admin, bucket)).toEqual(before)
     expect(again.report.uploaded).toEqual([])
     expect(again.report.skipped.map((f) => f.path).sort()).toEqual([...paths(first.manifest), 'cdn-manifest.json'].sort())
-    expect(again.logs.text()).toMatch(new RegExp(`s: 0 files uploaded, ${paths(first.manifest).length} skipped, 0 B sent; current release ${first.manifest.release}$`, 'm'))
+    expect(again.logs.text()).toMatch(new RegExp(`s: 0 files uploaded, ${paths(first.manifest).length} skipped, 0 B sent; current release ${first.manifest.release}; prune skipped \\(empty prefix, see retention\\.allowRootPrefix\\)$`, 'm'))
   })
 
   test('one public image changed: exactly the image, what names it, changed plain files, the manifest and the records are written', async () => {
@@ -266,7 +280,14 @@ describe.each(servers.map((s) => [s.name, s] as const))('publish on %s', (name, 
     expect(changed.filter((p) => !b.manifest.files[p].immutable).sort()).toEqual(['img/logo.png', 'index.html'])
 
     const putKeys = proxy.requests().filter((r) => r.method === 'PUT').map((r) => r.key)
-    const expected = [...changed, 'cdn-manifest.json', recordKeyOf('', b.manifest.release), recordKeyOf('', b.manifest.release), recordKeyOf('', a.manifest.release)]
+    const expected = [
+      ...changed,
+      ...snapshotKeys('', b.result, b.manifest, changed),
+      'cdn-manifest.json',
+      recordKeyOf('', b.manifest.release),
+      recordKeyOf('', b.manifest.release),
+      recordKeyOf('', a.manifest.release),
+    ]
     expect([...putKeys].sort()).toEqual(expected.sort())
     expect(putKeys.at(-1)).toBe(recordKeyOf('', a.manifest.release))
 
@@ -302,7 +323,10 @@ describe.each(servers.map((s) => [s.name, s] as const))('publish on %s', (name, 
     expect(text).toMatch(/dry run of release \w+ in [\d.]+ s: would upload \d+ files .*nothing was written/)
     expect(dry.report.dryRun).toBe(true)
     expect(dry.report.ok).toBe(true)
-    expect(dry.report.uploaded.map((f) => f.path).sort()).toEqual([...changed, 'cdn-manifest.json'].sort())
+    expect(dry.report.uploaded.filter((f) => !f.key.startsWith('.cdn-publish/')).map((f) => f.path).sort()).toEqual([...changed, 'cdn-manifest.json'].sort())
+    expect(dry.report.uploaded.filter((f) => f.key.startsWith('.cdn-publish/snapshots/')).map((f) => f.key).sort()).toEqual(
+      snapshotKeys('', dry.result, dry.manifest, changed).sort(),
+    )
     // still the previous release
     const stable = await readObject(admin, bucket, 'cdn-manifest.json')
     expect(stable.bytes.equals(a.result.files.get('cdn-manifest.json')!)).toBe(true)
@@ -514,7 +538,12 @@ describe.each(servers.map((s) => [s.name, s] as const))('publish on %s', (name, 
     expect(p.manifest.files[name]).toBeDefined()
     const listed = (await listAll(admin, bucket)).map((o) => o.key).sort()
     expect(listed).toEqual(
-      [...paths(p.manifest).map((f) => `ü prefix/${f}`), 'ü prefix/cdn-manifest.json', recordKeyOf('ü prefix/', p.manifest.release)].sort(),
+      [
+        ...paths(p.manifest).map((f) => `ü prefix/${f}`),
+        ...snapshotKeys('ü prefix/', p.result, p.manifest),
+        'ü prefix/cdn-manifest.json',
+        recordKeyOf('ü prefix/', p.manifest.release),
+      ].sort(),
     )
     await expectServed(admin, bucket, 'ü prefix/', p.result, p.manifest)
     const css = p.result.text(p.result.find(/^assets\/index-[\w-]{8}\.css$/))

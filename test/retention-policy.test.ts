@@ -265,6 +265,17 @@ describe('planPrune: rules', () => {
     expect(obj(later, file('b.js'))).toMatchObject({ reason: 'named-by-kept-release' })
   })
 
+  it('waits at least 1 h for a pending release even with grace 0: a publish still uploading keeps its files', () => {
+    const records = [rel('r1', ['a.js'], { publishedAt: T0 }), rel('r2', ['b.js'], { createdAt: T0 + D - 59 * M })]
+    const zero = { ...POLICY, releases: 1, minAge: 0, grace: 0 }
+    const p = plan({ records, current: 'r1', now: T0 + D, policy: zero })
+    expect(rdec(p, 'r2')).toEqual({ release: 'r2', keep: true, reasons: ['pending, created 59m ago (< 1h, the least an unfinished publish is waited for): its publish may be in progress'] })
+    expect(obj(p, file('b.js'))).toMatchObject({ action: 'keep', reason: 'named-by-kept-release' })
+    const later = plan({ records, current: 'r1', now: T0 + D + M, policy: zero })
+    expect(rdec(later, 'r2').keep).toBe(false)
+    expect(later.deletions).toEqual([file('b.js'), recordKey('r2')])
+  })
+
   it('deletes an abandoned pending release (older than grace), but not the files it shares', () => {
     const records = [
       rel('r1', ['a.js'], { publishedAt: T0 }),

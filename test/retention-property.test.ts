@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { planPrune, type ListedObject, type PrunePlan, type ReleaseRecordView, type RetentionPolicy } from '../src/retention/policy.js'
+import { PENDING_WAIT_MIN, planPrune, type ListedObject, type PrunePlan, type ReleaseRecordView, type RetentionPolicy } from '../src/retention/policy.js'
 
 const NUM_RUNS = Number(process.env.FC_RUNS ?? 200)
 
@@ -214,7 +214,7 @@ function oracle(m: BucketModel) {
     }
     if (r.publishedAt === undefined) {
       const age = now - r.createdAt
-      if (age < Math.max(policy.grace, policy.minAge)) required.add(r.release)
+      if (age < Math.max(policy.grace, policy.minAge, PENDING_WAIT_MIN)) required.add(r.release)
       else expired.add(r.release)
       continue
     }

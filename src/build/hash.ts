@@ -14,3 +14,8 @@ export function integrity(bytes: Uint8Array | string): string {
 export function hexHash(text: string, length = 16): string {
   return createHash('sha256').update(text).digest('hex').slice(0, length)
 }
+
+/** Hex MD5 of the bytes: the ETag S3 gives a single-part upload. */
+export function md5Hex(bytes: Uint8Array | string): string {
+  return createHash('md5').update(bytes).digest('hex')
+}

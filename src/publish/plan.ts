@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import type { CdnManifest, ManifestFile } from '../build/manifest-types.js'
 import { matchesAny } from './glob.js'
 import type { PrecompressEncoding, ResolvedPublishOptions } from './options.js'
-import { recordKey, type ReleaseFile, type ReleaseRecord } from './record.js'
+import { recordKey, snapshotKey, type ReleaseFile, type ReleaseRecord, type Snapshot } from './record.js'
 import type { StoredObject } from './store.js'
 
 /** Headers an object is stored with. */
@@ -53,6 +53,17 @@ export interface PlannedFile extends LocalFile {
   remote?: { size: number; etag: string }
 }
 
+/** A copy of a mutable file's stored bytes (or of the manifest), which a rollback restores. */
+export interface PlannedSnapshot {
+  /** Path of the file it copies. */
+  path: string
+  /** Full key of the copy (content-addressed: equal bytes share one). */
+  key: string
+  action: 'upload' | 'skip'
+  reason: string
+  file: LocalFile
+}
+
 /** The whole publish, step by step (numbers as in the documentation). */
 export interface PublishPlan {
   release: string
@@ -61,8 +72,10 @@ export interface PublishPlan {
   record: { key: string; write: boolean; reason: string; createdAt: string }
   /** Step 2: fingerprinted files. */
   immutable: PlannedFile[]
-  /** Step 3: all other files. */
+  /** Step 3: all other files … */
   mutable: PlannedFile[]
+  /** … and the snapshots of the mutable files and of the manifest. */
+  snapshots: PlannedSnapshot[]
   /** Step 4: the stable manifest … */
   manifest: PlannedFile
   /** … then the record marked `current`. */
@@ -210,6 +223,7 @@ export function planPublish(input: PlanInput): PublishPlan {
     record,
     immutable: files.filter((f) => f.immutable),
     mutable: files.filter((f) => !f.immutable),
+    snapshots: planSnapshots(input.prefix, [...input.files.filter((f) => !f.immutable && !f.excluded), input.manifest], listed),
     manifest,
     activate,
   }
@@ -235,6 +249,18 @@ export function previousRelease(release: string, pointer: string | undefined, ow
   if (pointer !== undefined && pointer !== release) return pointer
   if (pointer === release && ownRecord?.state === 'pending' && ownRecord.previous !== release) return ownRecord.previous
   return undefined
+}
+
+function planSnapshots(prefix: string, files: LocalFile[], listed: ReadonlyMap<string, StoredObject>): PlannedSnapshot[] {
+  const first = new Map<string, string>()
+  return files.map((file) => {
+    const key = prefix + snapshotKey(file.integrity, file.encoding)
+    const same = first.get(key)
+    if (same === undefined) first.set(key, file.path)
+    const [action, reason] =
+      same !== undefined ? (['skip', `same bytes as ${same}`] as const) : listed.has(key) ? (['skip', 'present'] as const) : (['upload', 'new'] as const)
+    return { path: file.path, key, action, reason, file }
+  })
 }
 
 function decideFile(f: LocalFile, remote: StoredObject | undefined, digest: StoredDigest | undefined, known: ReleaseFile | undefined): PlannedFile {
@@ -308,6 +334,14 @@ export function releaseRecord(
     }
     entries[file.path] = e
   }
+  const snapshots: Record<string, Snapshot> = {}
+  for (const { path, key, file } of plan.snapshots ?? []) {
+    const h = file.headers
+    const s: Snapshot = { key: key.slice(plan.prefix.length), contentType: h.contentType, cacheControl: h.cacheControl }
+    if (h.contentEncoding !== undefined) s.contentEncoding = h.contentEncoding
+    if (Object.keys(h.extra).length) s.extra = { ...h.extra }
+    snapshots[path] = s
+  }
   const record: ReleaseRecord = {
     version: 1,
     release: plan.release,
@@ -316,6 +350,7 @@ export function releaseRecord(
     createdAt: plan.record.createdAt,
     manifest: manifestPath,
     files: entries,
+    snapshots,
   }
   if (extra.previous !== undefined) record.previous = extra.previous
   if (extra.publishedAt !== undefined) record.publishedAt = extra.publishedAt

@@ -11,12 +11,12 @@
  * A failure stops before step 4: the previous release stays fully served, and running the same
  * build again completes the same release, uploading only what is missing.
  */
-import { createHash } from 'node:crypto'
 import { statSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { brotliCompress, brotliDecompress, constants as zlib, gunzip, gzip } from 'node:zlib'
+import { integrity as sha384, md5Hex as md5 } from '../build/hash.js'
 import type { CdnManifest } from '../build/manifest-types.js'
 import { CdnPublishError, Codes } from '../errors.js'
 import type { PrecompressEncoding, ResolvedPublishOptions, SourcedOption } from './options.js'
@@ -30,11 +30,14 @@ import {
   settleVerified,
   type LocalFile,
   type PlannedFile,
+  type PlannedSnapshot,
   type PublishPlan,
   type StoredDigest,
 } from './plan.js'
 import { formatBytes, formatSeconds, Progress, silentLogger, type PublishLogger } from './progress.js'
-import { parseRecord, RECORDS_DIR, recordKey, type ReleaseRecord } from './record.js'
+import { META_DIR, parseRecord, recordKey, type ReleaseRecord } from './record.js'
+import { releaseOfManifest } from './bucket-state.js'
+import { pool } from './pool.js'
 import { createS3Store } from './s3.js'
 import type { ObjectStore, StoredObject } from './store.js'
 
@@ -91,25 +94,41 @@ export interface PublishReport {
 }
 
 const RECORD_CACHE_CONTROL = 'no-cache'
+const SNAPSHOT_CACHE_CONTROL = 'no-cache'
 const JSON_TYPE = 'application/json; charset=utf-8'
 
-/** Publish an output directory with an S3 store built from the options (the plugin's and the CLI's entry point). */
-export async function publishDir(input: Omit<RunPublishInput, 'store'> & { store?: ObjectStore }): Promise<PublishReport> {
-  const o = input.options
-  const store =
-    input.store ??
-    createS3Store({
-      bucket: o.bucket,
-      ...(o.region !== undefined ? { region: o.region } : {}),
-      ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
-      forcePathStyle: o.forcePathStyle,
-      checksums: o.checksums,
-    })
-  return runPublish({ ...input, store })
+/** The store the options describe: `@aws-sdk/client-s3` against AWS S3 or the configured endpoint. */
+export function createStoreFor(o: PublishRunOptions): ObjectStore {
+  return createS3Store({
+    bucket: o.bucket,
+    ...(o.region !== undefined ? { region: o.region } : {}),
+    ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
+    forcePathStyle: o.forcePathStyle,
+    checksums: o.checksums,
+  })
 }
 
-/** Publish the build in `outDir` through `store`. Throws `CdnPublishError`; writes the report either way. */
-export async function runPublish(input: RunPublishInput): Promise<PublishReport> {
+/** What a publish did. */
+export interface PublishOutcome {
+  report: PublishReport
+  /** The release's record as it stands after the publish (dry run: as it would). */
+  record: ReleaseRecord
+  /** The release was current before this publish, which changed nothing that names files. */
+  wasCurrent: boolean
+  /**
+   * When the publish wrote nothing to the bucket: what it read, still accurate, so a prune that
+   * follows need not read it again.
+   */
+  unchanged?: { listing: StoredObject[]; records: ReleaseRecord[]; current: string | undefined }
+  /** One line for the log: what was uploaded, skipped and sent. */
+  summary: string
+}
+
+/**
+ * Publish the build in `outDir` through `store`. Throws `CdnPublishError`; writes the report
+ * either way. The summary line is the caller's to print (a prune may add to it).
+ */
+export async function runPublish(input: RunPublishInput): Promise<PublishOutcome> {
   const { store, outDir, options: o } = input
   const logger = input.logger ?? silentLogger
   const now = input.now ?? (() => new Date())
@@ -128,15 +147,16 @@ export async function runPublish(input: RunPublishInput): Promise<PublishReport>
       printPlan(logger, plan)
       fillDryRunReport(report, plan)
       if (conflicts.length) throw conflictError(o, plan, conflicts, true)
-      logger.info(dryRunSummary(plan, performance.now() - t0))
-      return report
+      const record = currentRecord(plan, label, local, digests, now().toISOString())
+      return { report, record, wasCurrent: !plan.activate.write, summary: dryRunSummary(plan, performance.now() - t0), unchanged: seen(remote) }
     }
     if (conflicts.length) throw conflictError(o, plan, conflicts, false)
 
     uploadStart = performance.now()
-    await execute({ store, outDir, options: o, plan, local, digests, previousRecord: remote.previousRecord, label, logger, now, report, tracker })
-    logger.info(summaryLine(plan, report, performance.now() - t0))
-    return report
+    const record = await execute({ store, outDir, options: o, plan, local, digests, previousRecord: remote.previousRecord, label, logger, now, report, tracker })
+    const outcome: PublishOutcome = { report, record, wasCurrent: !plan.activate.write, summary: summaryLine(plan, report, performance.now() - t0) }
+    if (report.uploaded.length === 0) outcome.unchanged = seen(remote)
+    return outcome
   } catch (err) {
     const e = tracker.explain(toPublishError(err, o))
     report.ok = false
@@ -264,6 +284,12 @@ interface Remote {
   previousRecord?: ReleaseRecord
 }
 
+/** What was read of the bucket, as a prune can reuse it. */
+function seen(remote: Remote): NonNullable<PublishOutcome['unchanged']> {
+  const records = [remote.ownRecord, remote.previousRecord].filter((r): r is ReleaseRecord => r !== undefined)
+  return { listing: remote.listing, records, current: remote.pointer }
+}
+
 async function readRemote(store: ObjectStore, prefix: string, local: Local, listing: StoredObject[]): Promise<Remote> {
   const listed = new Map(listing.map((o) => [o.key, o]))
   const release = local.manifest.release
@@ -273,7 +299,7 @@ async function readRemote(store: ObjectStore, prefix: string, local: Local, list
   const stable = listed.get(local.manifestFile.key)
   let pointer: string | undefined
   if (stable && stable.size === local.manifestDigest.size && stable.etag === local.manifestDigest.md5) pointer = release
-  else if (stable) pointer = releaseOf(await store.getBytes(local.manifestFile.key))
+  else if (stable) pointer = releaseOfManifest(await store.getBytes(local.manifestFile.key))
   const previous = previousRelease(release, pointer, ownRecord)
   const previousRecord = previous !== undefined ? await readRecord(previous) : undefined
   return {
@@ -282,17 +308,6 @@ async function readRemote(store: ObjectStore, prefix: string, local: Local, list
     pointer,
     ...(ownRecord ? { ownRecord } : {}),
     ...(previousRecord ? { previousRecord } : {}),
-  }
-}
-
-/** The release a stable manifest names; `undefined` when it is not one of this plugin's manifests. */
-function releaseOf(bytes: Uint8Array | undefined): string | undefined {
-  if (!bytes) return undefined
-  try {
-    const m = JSON.parse(Buffer.from(bytes).toString('utf8')) as { version?: unknown; release?: unknown }
-    return m.version === 1 && typeof m.release === 'string' ? m.release : undefined
-  } catch {
-    return undefined
   }
 }
 
@@ -365,7 +380,14 @@ interface ExecuteInput {
   tracker: Tracker
 }
 
-async function execute(x: ExecuteInput): Promise<void> {
+/** The record of a release once current. */
+function currentRecord(plan: PublishPlan, label: string | undefined, local: Local, digests: Map<string, StoredDigest>, publishedAt: string): ReleaseRecord {
+  const files = local.files.map((file) => ({ file, digest: digests.get(file.path) }))
+  const previous = plan.previous?.release
+  return releaseRecord(plan, label, local.manifestPath, files, 'current', { publishedAt, ...(previous ? { previous } : {}) })
+}
+
+async function execute(x: ExecuteInput): Promise<ReleaseRecord> {
   const { store, plan, local, report, tracker } = x
   const label = x.label
   for (const f of allFiles(plan)) if (f.action === 'skip') report.skipped.push(reportFile(f, f.size))
@@ -378,22 +400,47 @@ async function execute(x: ExecuteInput): Promise<void> {
     await putJson(store, plan.record.key, releaseRecord(plan, label, local.manifestPath, pendingFiles, 'pending', previous ? { previous } : {}), report, plan.record.reason)
   }
 
-  // 2. fingerprinted files, 3. everything else
+  // 2. fingerprinted files, 3. everything else and the snapshots
+  const snapshots = plan.snapshots.filter((s) => s.action === 'upload')
   const uploads = [...plan.immutable, ...plan.mutable].filter((f) => f.action === 'upload')
-  const progress = new Progress(x.logger, uploads.length, uploads.reduce((n, f) => n + f.size, 0))
-  for (const [step, group] of [
-    [2, plan.immutable],
-    [3, plan.mutable],
-  ] as const) {
-    tracker.step = step
-    const todo = group.filter((f) => f.action === 'upload').sort((a, b) => b.size - a.size || (a.path < b.path ? -1 : 1))
-    await pool(todo, x.options.concurrency, async (f) => {
-      const digest = await uploadFile(store, x.outDir, f)
-      x.digests.set(f.path, digest)
-      report.uploaded.push(reportFile(f, digest.size))
-      report.bytes.uploaded += digest.size
-      progress.add(f.size)
-    })
+  const progress = new Progress(x.logger, uploads.length + snapshots.length, [...uploads, ...snapshots.map((s) => s.file)].reduce((n, f) => n + f.size, 0))
+  const upload = async (f: PlannedFile) => {
+    const digest = await uploadFile(store, x.outDir, f)
+    x.digests.set(f.path, digest)
+    report.uploaded.push(reportFile(f, digest.size))
+    report.bytes.uploaded += digest.size
+    progress.add(f.size)
+  }
+  const uploadSnapshot = async (snap: PlannedSnapshot) => {
+    const bytes = await putSnapshot(store, x.outDir, local, snap)
+    report.uploaded.push({ path: snap.key.slice(snap.key.lastIndexOf('/') + 1), key: snap.key, bytes, reason: `snapshot of ${snap.path}` })
+    report.bytes.uploaded += bytes
+    progress.add(snap.file.size)
+  }
+  const bySize = (a: { size: number; path: string }, b: { size: number; path: string }) => b.size - a.size || (a.path < b.path ? -1 : 1)
+  tracker.step = 2
+  await pool(plan.immutable.filter((f) => f.action === 'upload').sort(bySize), x.options.concurrency, upload)
+  tracker.step = 3
+  const rest: (() => Promise<void>)[] = [
+    ...plan.mutable.filter((f) => f.action === 'upload').sort(bySize).map((f) => () => upload(f)),
+    ...snapshots.map((snap) => () => uploadSnapshot(snap)),
+  ]
+  await pool(rest, x.options.concurrency, (task) => task())
+
+  // Before the switch: what this release reuses must still be there. A prune that read the
+  // records before this release's record existed may have deleted a file that only expired
+  // releases named; it is uploaded again here, so the switch never names a missing file.
+  if (plan.manifest.action === 'upload' || plan.activate.write) {
+    const reused = [
+      ...[...plan.immutable, ...plan.mutable].filter((f) => f.action === 'skip' && !f.excluded).map((f) => ({ key: f.key, again: () => upload(f) })),
+      ...plan.snapshots.filter((snap) => snap.reason === 'present').map((snap) => ({ key: snap.key, again: () => uploadSnapshot(snap) })),
+    ]
+    if (reused.length) {
+      const present = new Set((await store.list(x.options.prefix)).map((o) => o.key))
+      const gone = reused.filter((r) => !present.has(r.key))
+      if (gone.length) x.logger.warn(`${gone.length} file(s) this release reuses were deleted meanwhile (a concurrent prune?); uploading them again: ${gone.slice(0, 5).map((g) => g.key).join(', ')}${gone.length > 5 ? ', …' : ''}`)
+      await pool(gone, x.options.concurrency, (g) => g.again())
+    }
   }
 
   // 4. the stable manifest, then the records
@@ -414,31 +461,50 @@ async function execute(x: ExecuteInput): Promise<void> {
     report.uploaded.push(reportFile(m, local.manifestBytes.length))
     report.bytes.uploaded += local.manifestBytes.length
   }
-  if (plan.activate.write) {
-    const files = local.files.map((file) => ({ file, digest: x.digests.get(file.path) }))
-    const record = releaseRecord(plan, label, local.manifestPath, files, 'current', { publishedAt, ...(previous ? { previous } : {}) })
-    await putJson(store, plan.record.key, record, report, plan.activate.reason)
-  }
+  const record = currentRecord(plan, label, local, x.digests, publishedAt)
+  if (plan.activate.write) await putJson(store, plan.record.key, record, report, plan.activate.reason)
   tracker.step = 5
   const prev = x.previousRecord
   if (plan.previous?.write && prev) {
     await putJson(store, plan.previous.key, { ...prev, state: 'replaced', replacedAt: publishedAt }, report, plan.previous.reason)
   }
+  return record
 }
 
-async function uploadFile(store: ObjectStore, outDir: string, f: PlannedFile): Promise<StoredDigest> {
+/** The bytes to store for a file (precompressed when planned), after checking them against the manifest. */
+async function checkedBody(outDir: string, f: LocalFile, key = f.key): Promise<Buffer> {
   const raw = await readFile(path.join(outDir, f.path))
   if (raw.length !== f.size || sha384(raw) !== f.integrity) {
     throw new CdnPublishError(
       Codes.PUBLISH_FAILED,
       `${f.path} in ${outDir} no longer has the bytes the manifest describes (integrity ${f.integrity}): something changed the output after the build. Rebuild and publish again.`,
-      { key: f.key, file: f.path },
+      { key, file: f.path },
     )
   }
-  const body = f.encoding ? await encode(raw, f.encoding) : raw
+  return f.encoding ? encode(raw, f.encoding) : raw
+}
+
+async function uploadFile(store: ObjectStore, outDir: string, f: PlannedFile): Promise<StoredDigest> {
+  const body = await checkedBody(outDir, f)
   const digest = { size: body.length, md5: md5(body) }
   await store.put({ key: f.key, body, contentLength: body.length, ...putHeaders(f), md5: digest.md5 })
   return digest
+}
+
+/** Store the snapshot of a mutable file (its stored bytes) or of the manifest; returns the bytes sent. */
+async function putSnapshot(store: ObjectStore, outDir: string, local: Local, snap: PlannedSnapshot): Promise<number> {
+  const body = snap.path === local.manifestPath ? local.manifestBytes : await checkedBody(outDir, snap.file, snap.key)
+  const h = snap.file.headers
+  await store.put({
+    key: snap.key,
+    body,
+    contentLength: body.length,
+    contentType: h.contentType,
+    cacheControl: SNAPSHOT_CACHE_CONTROL,
+    ...(h.contentEncoding !== undefined ? { contentEncoding: h.contentEncoding } : {}),
+    md5: md5(body),
+  })
+  return body.length
 }
 
 function putHeaders(f: LocalFile) {
@@ -581,7 +647,7 @@ function startLine(o: PublishRunOptions, local: Local, label: string | undefined
 }
 
 function summaryLine(plan: PublishPlan, report: PublishReport, ms: number): string {
-  const files = report.uploaded.filter((f) => f.key !== plan.manifest.key && !f.key.includes(RECORDS_DIR)).length
+  const files = report.uploaded.filter((f) => f.key !== plan.manifest.key && !f.key.startsWith(plan.prefix + META_DIR)).length
   const skipped = [...plan.immutable, ...plan.mutable].filter((f) => f.action === 'skip').length
   const manifest = plan.manifest.action === 'upload' ? ' and the manifest' : ''
   const previous = plan.previous ? ` (was ${plan.previous.release})` : ''
@@ -603,6 +669,7 @@ function printPlan(logger: PublishLogger, plan: PublishPlan): void {
   }
   files(' 2. fingerprinted files', plan.immutable)
   files(' 3. other files', plan.mutable)
+  for (const snap of plan.snapshots) line(snap.action, snap.key, `snapshot of ${snap.path}, ${snap.reason}`)
   logger.info(' 4. switch')
   line(plan.manifest.action, plan.manifest.key, `${formatBytes(plan.manifest.size)}, ${plan.manifest.reason}`)
   line(plan.activate.write ? 'write' : 'skip', plan.record.key, plan.activate.reason)
@@ -629,6 +696,9 @@ function fillDryRunReport(report: PublishReport, plan: PublishPlan): void {
     if (f.action === 'upload') report.uploaded.push(reportFile(f, f.size))
     else if (f.action === 'skip') report.skipped.push(reportFile(f, f.size))
   }
+  for (const snap of plan.snapshots) {
+    if (snap.action === 'upload') report.uploaded.push({ path: snap.key.slice(snap.key.lastIndexOf('/') + 1), key: snap.key, bytes: snap.file.size, reason: `snapshot of ${snap.path}` })
+  }
   report.bytes.uploaded = report.uploaded.reduce((n, f) => n + f.bytes, 0)
 }
 
@@ -653,7 +723,7 @@ function emptyReport(o: PublishRunOptions, startedAt: Date): PublishReport {
   }
 }
 
-async function writeReport(outDir: string, manifest: string, report: PublishReport, logger: PublishLogger): Promise<void> {
+export async function writeReport(outDir: string, manifest: string, report: PublishReport, logger: PublishLogger): Promise<void> {
   const file = path.join(outDir, path.dirname(manifest), REPORT_FILE)
   try {
     await mkdir(path.dirname(file), { recursive: true })
@@ -661,31 +731,4 @@ async function writeReport(outDir: string, manifest: string, report: PublishRepo
   } catch (err) {
     logger.warn(`could not write ${file}: ${(err as Error).message}`)
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// small helpers
-
-const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex')
-const sha384 = (b: Uint8Array) => `sha384-${createHash('sha384').update(b).digest('base64')}`
-
-/**
- * Run `fn` over `items` with at most `limit` at once. After the first failure nothing new starts;
- * the calls in flight finish, then the first error is thrown.
- */
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  let failure: { error: unknown } | undefined
-  const worker = async () => {
-    while (!failure && next < items.length) {
-      const item = items[next++]
-      try {
-        await fn(item)
-      } catch (error) {
-        failure ??= { error }
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  if (failure) throw failure.error
 }

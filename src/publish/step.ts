@@ -1,12 +1,14 @@
 import { CdnPublishError, Codes } from '../errors.js'
 import type { ViteConfigLike } from '../plugin.js'
 import { loadEnvFiles, resolvePublishOptions, type PublishOptions, type ResolvedPublishOptions } from './options.js'
+import { resolveRetention, type RetentionOptions } from '../retention/options.js'
+import { runDeploy } from './deploy.js'
 import type { PublishLogger } from './progress.js'
-import { publishDir } from './run.js'
 
 /** What the plugin hands the publish step after a client build wrote its output. */
 export interface PublishStepInput {
   options: PublishOptions | false | undefined
+  retention: RetentionOptions | false | undefined
   vite: ViteConfigLike | undefined
   /** Absolute output directory. */
   outDir: string
@@ -34,9 +36,11 @@ export async function runPublishStep(ctx: StepContext, input: PublishStepInput):
   if (input.options === false) return
   const logger = createLogger(ctx, input.vite)
   let options: ResolvedPublishOptions
+  let retention: ReturnType<typeof resolveRetention>
   try {
     const files = await loadEnvFiles(input.vite)
     options = resolvePublishOptions(input.options, { process: process.env, files }, input.label)
+    retention = resolveRetention(input.retention)
   } catch (err) {
     return fail(ctx, err)
   }
@@ -53,7 +57,17 @@ export async function runPublishStep(ctx: StepContext, input: PublishStepInput):
     return
   }
   try {
-    await publishDir({ outDir: input.outDir, manifest: input.manifest, options: { ...options, bucket }, logger })
+    await runDeploy({
+      outDir: input.outDir,
+      manifest: input.manifest,
+      options: { ...options, bucket },
+      retention,
+      logger,
+      warn: (code, message) => {
+        logger.close()
+        ctx.warn({ code, message })
+      },
+    })
   } catch (err) {
     logger.close()
     return fail(ctx, err)

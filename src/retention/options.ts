@@ -28,7 +28,8 @@ export interface RetentionOptions {
   minAge?: string | number
   /**
    * A release's files are kept until this long after it stopped being current, for HTML still in
-   * caches and long-lived browser tabs. Also how long an unfinished publish is waited for, and
+   * caches and long-lived browser tabs. Also how long an unfinished publish is waited for (at
+   * least 1 h, whatever `grace` says), and
    * the minimum age of an orphan deleted with `orphans: 'delete'`.
    * s3_asset_deploy's `removed_ttl`.
    * @default '48h'

@@ -6,7 +6,7 @@
  * a publish writes its record before any of its files, so every file in the listing is then named
  * by a record the caller has read.
  */
-import { RECORDS_DIR } from '../publish/record.js'
+import { META_DIR, RECORDS_DIR } from '../publish/record.js'
 import { formatDuration } from './duration.js'
 
 export interface ReleaseRecordView {
@@ -108,8 +108,9 @@ export interface PrunePlan {
   warnings: string[]
 }
 
-/** Folder of the plugin's own objects under the prefix (`.cdn-publish/`). */
-const META_DIR = RECORDS_DIR.slice(0, RECORDS_DIR.indexOf('/') + 1)
+
+/** How long a pending release (a publish under way) is kept at least, even with a shorter `grace`. */
+export const PENDING_WAIT_MIN = 60 * 60 * 1000
 
 /** Keep reasons of releases, strongest first: the order in which a file is attributed to a kept release. */
 const RELEASE_KEEP_ORDER: KeepReason[] = ['current', 'recent-release', 'min-age', 'grace', 'pending-young']
@@ -328,6 +329,10 @@ function evaluateReleases(input: PolicyInput, warnings: string[]): Evaluated[] {
     else evaluated.push({ record: r, keep: false, reason: 'release-expired', reasons: notKept, rank })
   })
 
+  // An unfinished publish is waited for at least PENDING_WAIT_MIN, whatever grace says: with a
+  // short grace, a prune would otherwise delete the files of a publish still uploading.
+  const pendingWait = Math.max(policy.grace, PENDING_WAIT_MIN)
+  const waitText = policy.grace >= PENDING_WAIT_MIN ? `grace ${grace}` : `${formatDuration(PENDING_WAIT_MIN)}, the least an unfinished publish is waited for`
   for (const r of pending) {
     const reasons: string[] = []
     const kinds: KeepReason[] = []
@@ -341,9 +346,9 @@ function evaluateReleases(input: PolicyInput, warnings: string[]): Evaluated[] {
         kinds.push('min-age')
         reasons.push(`created ${ago(r.createdAt)} (< minAge ${min})`)
       }
-      if (age < policy.grace) {
+      if (age < pendingWait) {
         kinds.push('pending-young')
-        reasons.push(`pending, created ${ago(r.createdAt)} (< grace ${grace}): its publish may be in progress`)
+        reasons.push(`pending, created ${ago(r.createdAt)} (< ${waitText}): its publish may be in progress`)
       }
     }
     if (kinds.length > 0) evaluated.push({ record: r, keep: true, reason: kinds[0], reasons, rank: -1 })
@@ -352,7 +357,7 @@ function evaluateReleases(input: PolicyInput, warnings: string[]): Evaluated[] {
         record: r,
         keep: false,
         reason: 'pending-abandoned',
-        reasons: [`pending, created ${ago(r.createdAt)} (>= grace ${grace}): an abandoned publish`],
+        reasons: [`pending, created ${ago(r.createdAt)} (>= ${waitText}): an abandoned publish`],
         rank: -1,
       })
     }
@@ -365,7 +370,7 @@ function evaluateReleases(input: PolicyInput, warnings: string[]): Evaluated[] {
  *
  * - Kept releases: the current one; the `releases − 1` most recently replaced ones (`releases` when
  *   no release is current); any published (pending: created) less than `minAge` ago; any replaced
- *   less than `grace` ago; a pending one created less than `grace` ago. A timestamp in the future
+ *   less than `grace` ago; a pending one created less than `grace` (at least `PENDING_WAIT_MIN`, 1 h) ago. A timestamp in the future
  *   counts as age 0 (kept) and adds a warning. Any other pending release is an abandoned publish.
  *   A record not updated when its release stopped being current gets a replacement time estimated
  *   never earlier than the truth (its record's last write, the next publication), with a warning.
