@@ -5,13 +5,15 @@
 //
 // A synthetic build (default 2,000 files of 1 KB–2 MB, about 80 MB, with a cdn-manifest.json) is
 // published by three whole processes, alternately, each round into fresh buckets:
-//   cdn   the plugin's publish path (dist/publish/run.js publishDir, default options), and again
+//   cdn   the plugin's deploy path (dist/publish/deploy.js runDeploy: publish, then prune with the
+//         default retention), under the prefix site/, and again
 //         at the bare loop's best concurrency (cdn@N)
 //   aws   `aws s3 sync` (awscli; `apt-get install awscli` if missing)
 //   sdk   PutObject for every file through @aws-sdk/client-s3 at the best concurrency (calibrated)
 // then `cdn` and `aws` publish the unchanged build again. Prints medians and the ratios, and
 // counts the requests of the unchanged `cdn` publish through a counting loopback proxy.
 // Servers are started with test/servers (radosgw needs the Debian ceph packages; see README).
+// CDN_BENCH_CPU_PROF=<dir> writes a CPU profile of every child process there.
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -20,6 +22,8 @@ import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+/** Every tool publishes under this key prefix (the plugin prunes only under a prefix). */
+const PREFIX = 'site/'
 const dist = (p) => join(root, 'dist', p)
 
 // ---------------------------------------------------------------------------------------------
@@ -28,10 +32,13 @@ const dist = (p) => join(root, 'dist', p)
 async function child([tool, dir, bucket, endpoint, concurrency]) {
   if (tool === 'cdn') {
     const { resolvePublishOptions } = await import(dist('publish/options.js'))
-    const { publishDir } = await import(dist('publish/run.js'))
+    const { resolveRetention } = await import(dist('retention/options.js'))
+    const { runDeploy } = await import(dist('publish/deploy.js'))
     const c = concurrency ? { concurrency: Number(concurrency) } : {}
-    const options = resolvePublishOptions({ bucket, endpoint, forcePathStyle: true, ...c }, { process: process.env })
-    const report = await publishDir({ outDir: dir, manifest: 'cdn-manifest.json', options })
+    const options = resolvePublishOptions({ bucket, endpoint, forcePathStyle: true, prefix: PREFIX, ...c }, { process: process.env })
+    // the whole deploy as the plugin runs it: publish, then prune with the default retention
+    const logger = { info() {}, warn() {} }
+    const { report } = await runDeploy({ outDir: dir, manifest: 'cdn-manifest.json', options, retention: resolveRetention(undefined), logger, warn() {} })
     process.stdout.write(`${JSON.stringify({ uploaded: report.uploaded.length, skipped: report.skipped.length })}\n`)
   } else if (tool === 'sdk') {
     const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3')
@@ -55,7 +62,7 @@ async function child([tool, dir, bucket, endpoint, concurrency]) {
         while (next < files.length) {
           const rel = files[next++]
           const body = await readFile(join(dir, rel))
-          await client.send(new PutObjectCommand({ Bucket: bucket, Key: rel, Body: body, ContentLength: body.length, ContentType: 'application/octet-stream' }))
+          await client.send(new PutObjectCommand({ Bucket: bucket, Key: PREFIX + rel, Body: body, ContentLength: body.length, ContentType: 'application/octet-stream' }))
         }
       }),
     )
@@ -131,11 +138,12 @@ async function main() {
       }
       const run = (tool, bucket, endpoint = server.endpoint, concurrency = '') => {
         if (tool === 'aws') {
-          const args = ['s3', 'sync', dir, `s3://${bucket}/`, '--endpoint-url', endpoint, '--only-show-errors', '--exclude', 'cdn-publish-report.json']
+          const args = ['s3', 'sync', dir, `s3://${bucket}/${PREFIX}`, '--endpoint-url', endpoint, '--only-show-errors', '--exclude', 'cdn-publish-report.json']
           return timed('aws', args, env)
         }
         const [name, c] = tool === 'cdnBest' ? ['cdn', concurrency] : [tool, tool === 'sdk' ? concurrency : '']
-        return timed(process.execPath, [fileURLToPath(import.meta.url), '--child', name, dir, bucket, endpoint, String(c)], env)
+        const prof = process.env.CDN_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CDN_BENCH_CPU_PROF}`] : []
+        return timed(process.execPath, [...prof, fileURLToPath(import.meta.url), '--child', name, dir, bucket, endpoint, String(c)], env)
       }
 
       // calibrate the bare loop: the concurrency at which this server takes the build fastest

@@ -192,6 +192,17 @@ export const ENV_NAMES = [
 
 type EnvName = (typeof ENV_NAMES)[number]
 
+/** The environment variables of each option that can come from the environment, first match wins. */
+export const ENV_FOR: Readonly<Record<SourcedOption, readonly EnvName[]>> = {
+  bucket: ['CDN_PUBLISH_BUCKET'],
+  prefix: ['CDN_PUBLISH_PREFIX'],
+  region: ['CDN_PUBLISH_REGION', 'AWS_REGION'],
+  endpoint: ['CDN_PUBLISH_ENDPOINT', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'],
+  forcePathStyle: ['CDN_PUBLISH_FORCE_PATH_STYLE'],
+  dryRun: ['CDN_PUBLISH_DRY_RUN'],
+  label: ['CDN_PUBLISH_LABEL'],
+}
+
 const KNOWN_OPTIONS = new Set([
   'bucket',
   'prefix',
@@ -253,7 +264,7 @@ function lookup(env: PublishEnv, name: EnvName): { value: string; source: ValueS
   return undefined
 }
 
-function firstEnv(env: PublishEnv, names: EnvName[]) {
+function firstEnv(env: PublishEnv, names: readonly EnvName[]) {
   for (const n of names) {
     const hit = lookup(env, n)
     if (hit) return { ...hit, name: n }
@@ -276,7 +287,7 @@ function stringOption(
   option: string,
   value: unknown,
   env: PublishEnv,
-  names: EnvName[],
+  names: readonly EnvName[],
 ): { value: string | undefined; source: ValueSource; envName?: string } {
   if (value !== undefined) {
     if (typeof value !== 'string') throw invalid(`publish.${option}`, 'a string', { value })
@@ -478,17 +489,17 @@ export function resolvePublishOptions(
   if (!isObject(o)) throw invalid('publish', 'an object, or false', { value: options })
   checkKeys(o)
 
-  const bucketR = stringOption('bucket', o.bucket, env, ['CDN_PUBLISH_BUCKET'])
-  const prefixR = stringOption('prefix', o.prefix, env, ['CDN_PUBLISH_PREFIX'])
-  const regionR = stringOption('region', o.region, env, ['CDN_PUBLISH_REGION', 'AWS_REGION'])
-  const endpointR = stringOption('endpoint', o.endpoint, env, ['CDN_PUBLISH_ENDPOINT', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'])
+  const bucketR = stringOption('bucket', o.bucket, env, ENV_FOR.bucket)
+  const prefixR = stringOption('prefix', o.prefix, env, ENV_FOR.prefix)
+  const regionR = stringOption('region', o.region, env, ENV_FOR.region)
+  const endpointR = stringOption('endpoint', o.endpoint, env, ENV_FOR.endpoint)
   const endpoint = checkEndpoint(endpointR)
 
-  const pathStyleR = booleanOption('forcePathStyle', o.forcePathStyle, env, 'CDN_PUBLISH_FORCE_PATH_STYLE')
+  const pathStyleR = booleanOption('forcePathStyle', o.forcePathStyle, env, ENV_FOR.forcePathStyle[0])
   const forcePathStyle = pathStyleR.value ?? isLocalHost(endpoint)
-  const dryRunR = booleanOption('dryRun', o.dryRun, env, 'CDN_PUBLISH_DRY_RUN')
+  const dryRunR = booleanOption('dryRun', o.dryRun, env, ENV_FOR.dryRun[0])
 
-  const labelR = stringOption('label', o.label, env, ['CDN_PUBLISH_LABEL'])
+  const labelR = stringOption('label', o.label, env, ENV_FOR.label)
   let label = labelR
   if (labelR.source !== 'option' && inheritedLabel !== undefined && inheritedLabel !== env.process.CDN_PUBLISH_LABEL) {
     label = { value: inheritedLabel, source: 'option label' }
