@@ -14,7 +14,7 @@ import type { PublishOptions } from '../src/publish/options.js'
 import type { ReleaseRecord } from '../src/publish/record.js'
 import type { PublishReport } from '../src/publish/run.js'
 import { SKIPPED_NO_BUCKET } from '../src/publish/step.js'
-import { buildError, copyFixture, readOutDir, removeDir, viteBuild, type BuildResult, type ViteName } from './helpers/build.js'
+import { buildError, captureLogs, copyFixture, readOutDir, removeDir, viteBuild, type BuildResult, type Logs, type ViteName } from './helpers/build.js'
 import {
   adminClient,
   closedPort,
@@ -50,31 +50,6 @@ secrets.add(FAKE.accessKeyId)
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-interface Logs {
-  lines: string[]
-  text(): string
-  logger: Record<string, unknown>
-}
-
-/** A Vite `customLogger` that keeps every line. */
-function captureLogs(): Logs {
-  const lines: string[] = []
-  const push = (msg: string) => lines.push(msg)
-  return {
-    lines,
-    text: () => lines.join('\n'),
-    logger: {
-      info: push,
-      warn: push,
-      warnOnce: push,
-      error: push,
-      clearScreen() {},
-      hasErrorLogged: () => false,
-      hasWarned: false,
-    },
-  }
-}
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 const STACK_RE = /\n\s+at\s/

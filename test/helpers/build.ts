@@ -119,3 +119,28 @@ export async function buildError(p: Promise<unknown>): Promise<Log> {
   }
   throw new Error('the build did not fail')
 }
+
+export interface Logs {
+  lines: string[]
+  text(): string
+  logger: Record<string, unknown>
+}
+
+/** A Vite `customLogger` that keeps every line. */
+export function captureLogs(): Logs {
+  const lines: string[] = []
+  const push = (msg: string) => lines.push(msg)
+  return {
+    lines,
+    text: () => lines.join('\n'),
+    logger: {
+      info: push,
+      warn: push,
+      warnOnce: push,
+      error: push,
+      clearScreen() {},
+      hasErrorLogged: () => false,
+      hasWarned: false,
+    },
+  }
+}

@@ -186,7 +186,17 @@ export interface CountingProxy {
   reset(): void
   /** Answer matching requests with 500 InternalError instead of forwarding them. */
   failWhen(predicate: ((r: { method: string; bucket: string; key: string }) => boolean) | undefined): void
+  /**
+   * Hold the first request that matches (not forwarded) until `release()`: `arrived` resolves
+   * when it is being held. For ordering two clients deterministically.
+   */
+  hold(predicate: (r: { method: string; bucket: string; key: string; query: string }) => boolean): Gate
   close(): Promise<void>
+}
+
+export interface Gate {
+  arrived: Promise<void>
+  release(): void
 }
 
 /**
@@ -197,9 +207,17 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
   const target = new URL(upstream)
   let seen: SeenRequest[] = []
   let failing: ((r: { method: string; bucket: string; key: string }) => boolean) | undefined
-  const server: Server = createServer((req, res) => {
+  const gates: { predicate: Parameters<CountingProxy['hold']>[0]; arrive: () => void; released: Promise<void> }[] = []
+  const server: Server = createServer(async (req, res) => {
     const { bucket, key, query } = parsePath(req)
     const entry: SeenRequest = { method: req.method ?? 'GET', bucket, key, query, status: 0 }
+    const gate = gates.findIndex((g) => g.predicate(entry))
+    if (gate !== -1) {
+      const [g] = gates.splice(gate, 1)
+      req.pause() // the body waits; piping it upstream below resumes it
+      g.arrive()
+      await g.released
+    }
     if (failing?.({ method: entry.method, bucket, key })) {
       req.resume()
       req.on('end', () => {
@@ -232,6 +250,14 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
     },
     failWhen: (p) => {
       failing = p
+    },
+    hold: (predicate) => {
+      let arrive!: () => void
+      let release!: () => void
+      const arrived = new Promise<void>((r) => (arrive = r))
+      const released = new Promise<void>((r) => (release = r))
+      gates.push({ predicate, arrive, released })
+      return { arrived, release }
     },
     close: () =>
       new Promise<void>((r) => {
