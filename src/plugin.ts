@@ -369,7 +369,7 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
         const files = new Map<string, OutputFile>()
         if (vite && vite.build.copyPublicDir !== false && publicDir()) {
           for (const rel of listFiles(publicDir()!)) {
-            files.set(rel, { fileName: rel, bytes: readFileSync(path.join(publicDir()!, rel)), immutable: false })
+            files.set(rel, { fileName: rel, path: path.join(publicDir()!, rel), immutable: false })
           }
         }
         for (const [name, f] of extra) files.set(name, f)

@@ -113,9 +113,12 @@ function changedPaths(a: CdnManifest, b: CdnManifest): string[] {
 const recordKeyOf = (prefix: string, release: string) => `${prefix}.cdn-publish/releases/${release}.json`
 const sha384hex = (b: Uint8Array) => createHash('sha384').update(b).digest('hex')
 
-/** Keys of the snapshots a release stores: one per distinct bytes of its mutable files, and its manifest's. */
+/** Mutable text files (those that can name other files) are snapshotted for rollbacks; binary ones are not. */
+const snapshotted = (m: CdnManifest, p: string) => !m.files[p].immutable && /^(text\/|image\/svg\+xml|application\/(json|manifest\+json|xml))/.test(m.files[p].contentType)
+
+/** Keys of the snapshots a release stores: one per distinct bytes of its mutable text files, and its manifest's. */
 function snapshotKeys(prefix: string, r: BuildResult, m: CdnManifest, only = paths(m)): string[] {
-  const keys = new Set(only.filter((p) => !m.files[p].immutable).map((p) => `${prefix}.cdn-publish/snapshots/${sha384hex(r.files.get(p)!)}`))
+  const keys = new Set(only.filter((p) => snapshotted(m, p)).map((p) => `${prefix}.cdn-publish/snapshots/${sha384hex(r.files.get(p)!)}`))
   keys.add(`${prefix}.cdn-publish/snapshots/${sha384hex(r.files.get('cdn-manifest.json')!)}`)
   return [...keys]
 }
@@ -189,11 +192,11 @@ describe.each(servers.map((s) => [s.name, s] as const))('publish on %s', (name, 
     expect(keys.at(-1)).toBe(recordKeyOf('', manifest.release))
     expect(keys.slice(1, -2).sort()).toEqual([...paths(manifest), ...snapshotKeys('', result, manifest)].sort())
     // each snapshot holds the bytes of the mutable file (or manifest) it copies, for a rollback
-    for (const p of [...paths(manifest).filter((f) => !manifest.files[f].immutable), 'cdn-manifest.json']) {
+    for (const p of [...paths(manifest).filter((f) => snapshotted(manifest, f)), 'cdn-manifest.json']) {
       const snap = await readObject(admin, bucket, `.cdn-publish/snapshots/${sha384hex(result.files.get(p)!)}`)
       expect(snap.bytes.equals(result.files.get(p)!), p).toBe(true)
     }
-    expect(Object.keys(record.snapshots ?? {}).sort()).toEqual([...paths(manifest).filter((f) => !manifest.files[f].immutable), 'cdn-manifest.json'].sort())
+    expect(Object.keys(record.snapshots ?? {}).sort()).toEqual(['cdn-manifest.json', 'index.html', 'robots.txt'])
     const lastImmutable = Math.max(...keys.map((k, i) => (manifest.files[k]?.immutable ? i : -1)))
     const firstMutable = keys.findIndex((k) => manifest.files[k] && !manifest.files[k].immutable)
     expect(lastImmutable).toBeLessThan(firstMutable)

@@ -1,15 +1,13 @@
+import { createHash } from 'node:crypto'
+import { closeSync, openSync, readSync } from 'node:fs'
 import { contentTypeOf } from './content-type.js'
 import { hexHash, integrity } from './hash.js'
 import type { CdnManifest, ManifestEntry, ManifestFile } from './manifest-types.js'
 
 export type { CdnManifest, ManifestEntry, ManifestFile } from './manifest-types.js'
 
-/** A file that will be published, as the manifest describes it. */
-export interface OutputFile {
-  fileName: string
-  bytes: Uint8Array | string
-  immutable: boolean
-}
+/** A file that will be published, as the manifest describes it: its bytes, or where to read them. */
+export type OutputFile = { fileName: string; immutable: boolean } & ({ bytes: Uint8Array | string } | { path: string })
 
 export interface ManifestInput {
   files: Iterable<OutputFile>
@@ -21,8 +19,25 @@ export interface ManifestInput {
 
 /** Describe one file: size, SRI integrity, content type, immutability. */
 export function describeFile(file: OutputFile): ManifestFile {
-  const size = typeof file.bytes === 'string' ? Buffer.byteLength(file.bytes) : file.bytes.byteLength
-  return { size, integrity: integrity(file.bytes), contentType: contentTypeOf(file.fileName), immutable: file.immutable }
+  const { size, integrity: sri } =
+    'path' in file
+      ? fileDigest(file.path)
+      : { size: typeof file.bytes === 'string' ? Buffer.byteLength(file.bytes) : file.bytes.byteLength, integrity: integrity(file.bytes) }
+  return { size, integrity: sri, contentType: contentTypeOf(file.fileName), immutable: file.immutable }
+}
+
+/** Size and SRI integrity of a file on disk, read in chunks (memory stays bounded for large files). */
+function fileDigest(file: string): { size: number; integrity: string } {
+  const hash = createHash('sha384')
+  const chunk = Buffer.allocUnsafe(1 << 20)
+  const fd = openSync(file, 'r')
+  let size = 0
+  try {
+    for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0; size += n) hash.update(chunk.subarray(0, n))
+  } finally {
+    closeSync(fd)
+  }
+  return { size, integrity: `sha384-${hash.digest('base64')}` }
 }
 
 /** Release id: a hash of the sorted `(path, integrity)` list, so identical builds are one release. */

@@ -11,7 +11,8 @@
  * A failure stops before step 4: the previous release stays fully served, and running the same
  * build again completes the same release, uploading only what is missing.
  */
-import { statSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { createReadStream, statSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -331,8 +332,8 @@ async function digestListed(outDir: string, files: LocalFile[], remote: Remote, 
     else todo.push(f)
   }
   await pool(todo, Math.max(concurrency, 4), async (f) => {
-    const body = await storedBytes(outDir, f)
-    digests.set(f.path, { size: body.length, md5: md5(body) })
+    const { size, md5: digest } = await storedBody(outDir, f, undefined)
+    digests.set(f.path, { size, md5: digest })
   })
   return digests
 }
@@ -471,40 +472,77 @@ async function execute(x: ExecuteInput): Promise<ReleaseRecord> {
   return record
 }
 
-/** The bytes to store for a file (precompressed when planned), after checking them against the manifest. */
-async function checkedBody(outDir: string, f: LocalFile, key = f.key): Promise<Buffer> {
-  const raw = await readFile(path.join(outDir, f.path))
-  if (raw.length !== f.size || sha384(raw) !== f.integrity) {
-    throw new CdnPublishError(
+/** What a file is stored as: bytes in memory, or (large and stored as it is) a file streamed from disk. */
+interface StoredBody {
+  body: Uint8Array | { path: string }
+  size: number
+  md5: string
+}
+
+/** Files at least this large that are stored as they are get hashed and uploaded as streams. */
+const STREAM_MIN_BYTES = 8 * 1024 * 1024
+
+/**
+ * The body to store for a file (precompressed when planned). With `check`, the file's bytes are
+ * first checked against the manifest's integrity. Memory stays bounded for large files: they are
+ * hashed in one streaming pass, then streamed to the store, whose Content-MD5 check catches a
+ * file that changed in between.
+ */
+async function storedBody(outDir: string, f: LocalFile, check: { key: string } | undefined): Promise<StoredBody> {
+  const file = path.join(outDir, f.path)
+  const changed = () =>
+    new CdnPublishError(
       Codes.PUBLISH_FAILED,
       `${f.path} in ${outDir} no longer has the bytes the manifest describes (integrity ${f.integrity}): something changed the output after the build. Rebuild and publish again.`,
-      { key, file: f.path },
+      { key: check?.key ?? f.key, file: f.path },
     )
+  if (!f.encoding && f.size >= STREAM_MIN_BYTES) {
+    const d = await hashFile(file)
+    if (check && (d.size !== f.size || d.integrity !== f.integrity)) throw changed()
+    return { body: { path: file }, size: d.size, md5: d.md5 }
   }
-  return f.encoding ? encode(raw, f.encoding) : raw
+  const raw = await readFile(file)
+  if (check && (raw.length !== f.size || sha384(raw) !== f.integrity)) throw changed()
+  const body = f.encoding ? await encode(raw, f.encoding) : raw
+  return { body, size: body.length, md5: md5(body) }
+}
+
+/** Size, SRI integrity and hex MD5 of a file, in one streaming pass. */
+async function hashFile(file: string): Promise<{ size: number; integrity: string; md5: string }> {
+  const sha = createHash('sha384')
+  const m = createHash('md5')
+  let size = 0
+  for await (const chunk of createReadStream(file)) {
+    sha.update(chunk as Buffer)
+    m.update(chunk as Buffer)
+    size += (chunk as Buffer).length
+  }
+  return { size, integrity: `sha384-${sha.digest('base64')}`, md5: m.digest('hex') }
 }
 
 async function uploadFile(store: ObjectStore, outDir: string, f: PlannedFile): Promise<StoredDigest> {
-  const body = await checkedBody(outDir, f)
-  const digest = { size: body.length, md5: md5(body) }
-  await store.put({ key: f.key, body, contentLength: body.length, ...putHeaders(f), md5: digest.md5 })
-  return digest
+  const { body, size, md5: digest } = await storedBody(outDir, f, { key: f.key })
+  await store.put({ key: f.key, body, contentLength: size, ...putHeaders(f), md5: digest })
+  return { size, md5: digest }
 }
 
 /** Store the snapshot of a mutable file (its stored bytes) or of the manifest; returns the bytes sent. */
 async function putSnapshot(store: ObjectStore, outDir: string, local: Local, snap: PlannedSnapshot): Promise<number> {
-  const body = snap.path === local.manifestPath ? local.manifestBytes : await checkedBody(outDir, snap.file, snap.key)
+  const { body, size, md5: digest } =
+    snap.path === local.manifestPath
+      ? { body: local.manifestBytes, size: local.manifestBytes.length, md5: local.manifestDigest.md5 }
+      : await storedBody(outDir, snap.file, { key: snap.key })
   const h = snap.file.headers
   await store.put({
     key: snap.key,
     body,
-    contentLength: body.length,
+    contentLength: size,
     contentType: h.contentType,
     cacheControl: SNAPSHOT_CACHE_CONTROL,
     ...(h.contentEncoding !== undefined ? { contentEncoding: h.contentEncoding } : {}),
-    md5: md5(body),
+    md5: digest,
   })
-  return body.length
+  return size
 }
 
 function putHeaders(f: LocalFile) {
@@ -524,11 +562,6 @@ async function putJson(store: ObjectStore, key: string, value: unknown, report: 
   report.bytes.uploaded += body.length
 }
 
-/** The bytes a file is stored as: its own, or precompressed. */
-async function storedBytes(outDir: string, f: LocalFile): Promise<Buffer> {
-  const raw = await readFile(path.join(outDir, f.path))
-  return f.encoding ? encode(raw, f.encoding) : raw
-}
 
 const gzipAsync = promisify(gzip)
 const gunzipAsync = promisify(gunzip)
