@@ -1,0 +1,20 @@
+import './style.css'
+
+const view = document.querySelector('#view')
+
+// What a deployed app does when a lazy chunk of its release is gone (retention set too short):
+// Vite fires `vite:preloadError`; a real app would call `window.location.reload()` here to load
+// the current release. This playground records it instead, so a test can see it happen.
+window.addEventListener('vite:preloadError', (event) => {
+  document.body.dataset.preloadError = String(event.payload?.message ?? event.payload)
+  view.textContent = `This page is out of date (${document.body.dataset.preloadError}); a real app reloads here.`
+})
+
+document.querySelector('#open').addEventListener('click', () => {
+  import('./routes/report.js').then(
+    (route) => route.show(view),
+    (err) => {
+      document.body.dataset.importError = err.message
+    },
+  )
+})

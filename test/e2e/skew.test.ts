@@ -1,0 +1,208 @@
+/**
+ * The rolling-deploy skew, in a real browser. `playground/skew` is built and published (release
+ * 1) to an S3 test server; a small CDN origin on 127.0.0.1 serves the bucket by key with the
+ * stored headers (and, like a CDN, keeps cacheable answers). Headless Chromium opens release 1's
+ * page; release 2 (the lazy route's code and its stylesheet's image changed) is published and
+ * pruned; then the still-open tab opens the lazy route.
+ *
+ * With the default retention the old chunk, stylesheet and image all load (no 404, the image is
+ * release 1's) and a fresh tab gets release 2 throughout. With `releases: 1, minAge: 0, grace: 0`
+ * the old chunk is gone: the tab sees 404s and Vite's `vite:preloadError` — the symptom
+ * ("Failed to fetch dynamically imported module") this plugin exists to prevent.
+ *
+ * Screenshots of every tab go to test/.tmp/e2e-screenshots/.
+ */
+import { createHash } from 'node:crypto'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import { GetObjectCommand } from '@aws-sdk/client-s3'
+import { chromium, type Browser, type Page, type Response } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
+import type { CdnManifest, RetentionOptions } from '../../src/index.js'
+import { captureLogs, removeDir, repoRoot, viteBuild, type BuildResult } from '../helpers/build.js'
+import { adminClient, createBucket, credsEnv, withEnv } from '../helpers/s3.js'
+
+const servers = inject('s3servers')
+const PREFIX = 'shop/'
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const shots = path.join(repoRoot, 'test/.tmp/e2e-screenshots')
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+
+let browser: Browser
+const dirs: string[] = []
+beforeAll(async () => {
+  mkdirSync(shots, { recursive: true })
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    // as root, and on a machine with no network beyond loopback
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+})
+afterAll(async () => {
+  await browser?.close()
+  dirs.forEach(removeDir)
+})
+
+/** A copy of playground/skew to build releases from. */
+function skewApp() {
+  mkdirSync(path.join(repoRoot, 'test/.tmp'), { recursive: true })
+  const root = mkdtempSync(path.join(repoRoot, 'test/.tmp/skew-'))
+  dirs.push(root)
+  cpSync(path.join(repoRoot, 'playground/skew'), root, { recursive: true, filter: (src) => !/[/\\](dist|node_modules)$/.test(src) })
+  return {
+    root,
+    /** Release 2: the lazy route's code and the image its stylesheet names change. */
+    change() {
+      const route = path.join(root, 'src/routes/report.js')
+      writeFileSync(route, readFileSync(route, 'utf8').replace("'release one'", "'release two'"))
+      const image = path.join(root, 'public/img/report.png')
+      writeFileSync(image, Buffer.concat([readFileSync(image), Buffer.from('release two')]))
+    },
+  }
+}
+
+/** A CDN in front of the bucket: GET /<path> answers the object `<prefix><path>` with its stored headers. */
+async function startOrigin(server: (typeof servers)[number], bucket: string): Promise<{ url: string; close(): Promise<void> }> {
+  const admin = adminClient(server)
+  /** Answers the origin said may be cached (public, max-age > 0, not no-cache), as a CDN keeps them. */
+  const cache = new Map<string, { status: number; headers: Record<string, string>; body: Buffer }>()
+  const http: Server = createServer(async (req, res) => {
+    const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://origin').pathname)
+    const key = PREFIX + (pathname === '/' ? 'index.html' : pathname.slice(1))
+    const hit = cache.get(key)
+    if (hit) {
+      res.writeHead(hit.status, { ...hit.headers, 'x-cache': 'HIT' }).end(hit.body)
+      return
+    }
+    try {
+      const o = await admin.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+      const body = Buffer.from(await o.Body!.transformToByteArray())
+      const headers: Record<string, string> = { 'content-type': o.ContentType ?? 'application/octet-stream', 'cache-control': o.CacheControl ?? 'no-cache' }
+      if (o.ContentEncoding) headers['content-encoding'] = o.ContentEncoding
+      if (/max-age=[1-9]/.test(headers['cache-control']) && !/no-cache|no-store|private/.test(headers['cache-control'])) {
+        cache.set(key, { status: 200, headers, body })
+      }
+      res.writeHead(200, { ...headers, 'x-cache': 'MISS' }).end(body)
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 502
+      res.writeHead(status === 403 ? 404 : status, { 'content-type': 'text/plain', 'cache-control': 'no-cache' }).end(`origin: ${key}: ${status}`)
+    }
+  })
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r))
+  return {
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        http.closeAllConnections()
+        http.close(() => {
+          admin.destroy()
+          r()
+        })
+      }),
+  }
+}
+
+interface Tab {
+  page: Page
+  responses: { url: string; status: number }[]
+}
+
+async function openTab(origin: string): Promise<Tab> {
+  const page = await browser.newPage()
+  const responses: Tab['responses'] = []
+  page.on('response', (r) => responses.push({ url: r.url(), status: r.status() }))
+  await page.goto(`${origin}/`, { waitUntil: 'load' })
+  await page.waitForSelector('#open')
+  return { page, responses }
+}
+
+/** In the page: the rendered route's text, or the error the page recorded, or null while neither. */
+const ROUTE_OUTCOME =
+  "document.querySelector('#report')?.textContent ?? document.body.dataset.preloadError ?? document.body.dataset.importError ?? null"
+
+/** Open the lazy route; resolves once the route rendered (with the image it loaded) or the page recorded an error. */
+async function openRoute(tab: Tab): Promise<{ image?: { url: string; bytes: Buffer }; text?: string; error?: string }> {
+  const image = tab.page.waitForResponse((r) => /\/img\/report-[\w-]{8}\.png$/.test(r.url()), { timeout: 15_000 }).catch(() => undefined)
+  await tab.page.click('#open')
+  const done = (await (await tab.page.waitForFunction(ROUTE_OUTCOME, undefined, { timeout: 15_000 })).jsonValue()) as string
+  if (!(await tab.page.$('#report'))) return { error: done }
+  const r: Response | undefined = await image
+  return { text: done, ...(r ? { image: { url: r.url(), bytes: await r.body() } } : {}) }
+}
+
+const fileOf = (m: CdnManifest, re: RegExp) => Object.keys(m.files).find((p) => re.test(p))!
+
+describe.each(servers.map((s) => [s.name, s] as const))('rolling deploy in Chromium, bucket on %s', (name, server) => {
+  const admin = adminClient(server)
+  afterAll(() => admin.destroy())
+
+  async function release(root: string, bucket: string, retention?: RetentionOptions): Promise<BuildResult> {
+    const logs = captureLogs()
+    const r = await withEnv(credsEnv(server), () =>
+      viteBuild('vite8', root, { publish: { bucket, prefix: PREFIX, endpoint: server.endpoint, forcePathStyle: true }, ...(retention ? { retention } : {}) }, { customLogger: logs.logger }),
+    )
+    expect(logs.text()).toContain('[cdn-publish] published release')
+    return r
+  }
+
+  async function scenario(label: string, retention: RetentionOptions | undefined) {
+    const bucket = await createBucket(admin, `skew-${label}`)
+    const app = skewApp()
+    const r1 = await release(app.root, bucket, retention)
+    const origin = await startOrigin(server, bucket)
+    try {
+      const old = await openTab(origin.url)
+      app.change()
+      const r2 = await release(app.root, bucket, retention)
+      expect(r2.manifest!.release).not.toBe(r1.manifest!.release)
+      const outcome = await openRoute(old)
+      await old.page.screenshot({ path: path.join(shots, `${name}-${label}-release1-tab.png`) })
+      const fresh = await openTab(origin.url)
+      const freshOutcome = await openRoute(fresh)
+      await fresh.page.screenshot({ path: path.join(shots, `${name}-${label}-fresh-tab.png`) })
+      await old.page.close()
+      await fresh.page.close()
+      return { r1: r1.manifest!, r1files: r1.files, r2: r2.manifest!, r2files: r2.files, old, outcome, fresh, freshOutcome }
+    } finally {
+      await origin.close()
+    }
+  }
+
+  test('with the default retention, a tab of release 1 opens its lazy route after release 2: no 404, the old image; a fresh tab is release 2', async () => {
+    const s = await scenario('default', undefined)
+    const image1 = fileOf(s.r1, /^img\/report-[\w-]{8}\.png$/)
+    const image2 = fileOf(s.r2, /^img\/report-[\w-]{8}\.png$/)
+    expect(image1).not.toBe(image2)
+
+    expect(s.outcome.error).toBeUndefined()
+    expect(s.outcome.text).toContain('release one')
+    expect(s.old.responses.filter((r) => r.status >= 400)).toEqual([])
+    // release 1's own lazy chunk, stylesheet and image were fetched, and the image has release 1's bytes
+    const paths1 = (t: Tab) => t.responses.map((r) => new URL(r.url).pathname.slice(1))
+    expect(paths1(s.old)).toEqual(expect.arrayContaining([fileOf(s.r1, /^assets\/report-[\w-]{8}\.js$/), fileOf(s.r1, /^assets\/report-[\w-]{8}\.css$/), image1]))
+    expect(s.outcome.image?.url).toMatch(new RegExp(`/${image1.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`))
+    expect(sha256(s.outcome.image!.bytes)).toBe(sha256(s.r1files.get(image1)!))
+
+    // a fresh tab: release 2 throughout
+    expect(s.freshOutcome.text).toContain('release two')
+    expect(s.fresh.responses.filter((r) => r.status >= 400)).toEqual([])
+    const fresh = paths1(s.fresh).filter((p) => p !== '')
+    for (const p of fresh) expect(s.r2.files[p], `${p} belongs to release 2`).toBeDefined()
+    expect(fresh).toEqual(expect.arrayContaining([fileOf(s.r2, /^assets\/report-[\w-]{8}\.js$/), image2]))
+    expect(sha256(s.freshOutcome.image!.bytes)).toBe(sha256(s.r2files.get(image2)!))
+  })
+
+  test('with retention releases 1, minAge 0, grace 0 the same tab fails: 404s and vite:preloadError', async () => {
+    const s = await scenario('too-short', { releases: 1, minAge: 0, grace: 0 })
+    expect(s.outcome.text).toBeUndefined()
+    expect(s.outcome.error).toMatch(/Unable to preload CSS|Failed to fetch dynamically imported module|error loading dynamically imported module/i)
+    const missing = s.old.responses.filter((r) => r.status === 404).map((r) => new URL(r.url).pathname.slice(1))
+    expect(missing.length).toBeGreaterThan(0)
+    for (const p of missing) expect(s.r1.files[p], `${p} is a file of release 1`).toBeDefined()
+    // the fresh tab is fine: release 2 is complete
+    expect(s.freshOutcome.text).toContain('release two')
+    expect(s.fresh.responses.filter((r) => r.status >= 400)).toEqual([])
+  })
+})
