@@ -14,70 +14,19 @@ import {
   CreateBucketCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import { CdnPublishError } from '../src/errors.js'
 import { createS3Store, type S3StoreOptions } from '../src/publish/s3.js'
 import type { ObjectStore } from '../src/publish/store.js'
+import { adminClient, closedPort, credsEnv, listAll, objectExists, withEnv } from './helpers/s3.js'
 import { restartFront, type S3ServerInfo } from './servers/index.js'
 
 const servers = inject('s3servers')
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-const AWS_VARS = [
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-  'AWS_REGION',
-  'AWS_PROFILE',
-  'AWS_CONFIG_FILE',
-  'AWS_SHARED_CREDENTIALS_FILE',
-  'AWS_EC2_METADATA_DISABLED',
-  'AWS_WEB_IDENTITY_TOKEN_FILE',
-  'AWS_ROLE_ARN',
-  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
-  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
-  'AWS_ENDPOINT_URL',
-  'AWS_ENDPOINT_URL_S3',
-] as const
-
-/** Run `fn` with exactly these AWS variables set (all others unset), then restore the environment. */
-async function withAwsEnv<T>(vars: Partial<Record<(typeof AWS_VARS)[number], string>>, fn: () => Promise<T>): Promise<T> {
-  const saved = new Map(AWS_VARS.map((k) => [k, process.env[k]]))
-  for (const k of AWS_VARS) delete process.env[k]
-  // keep the SDK away from the network for credentials it cannot find (instance metadata)
-  process.env.AWS_EC2_METADATA_DISABLED = 'true'
-  Object.assign(process.env, vars)
-  try {
-    return await fn()
-  } finally {
-    for (const [k, v] of saved) {
-      if (v === undefined) delete process.env[k]
-      else process.env[k] = v
-    }
-  }
-}
-
-function credsEnv(server: S3ServerInfo, creds: { accessKeyId: string; secretAccessKey: string } = server) {
-  return { AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey, AWS_REGION: server.region }
-}
-
-/** The test's own SDK client, used to create buckets and to read back what the store wrote. */
-function adminClient(server: S3ServerInfo): S3Client {
-  return new S3Client({
-    endpoint: server.endpoint,
-    region: server.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  })
-}
 
 function storeFor(server: S3ServerInfo, bucket: string, extra: Partial<S3StoreOptions> = {}): ObjectStore {
   return createS3Store({ bucket, endpoint: server.endpoint, region: server.region, forcePathStyle: true, ...extra })
@@ -91,26 +40,7 @@ async function readBack(client: S3Client, bucket: string, key: string) {
   return { bytes: await r.Body!.transformToByteArray(), response: r }
 }
 
-async function exists(client: S3Client, bucket: string, key: string): Promise<boolean> {
-  try {
-    await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
-    return true
-  } catch (err) {
-    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false
-    throw err
-  }
-}
-
-async function allKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = []
-  let token: string | undefined
-  do {
-    const r = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }))
-    for (const o of r.Contents ?? []) keys.push(o.Key!)
-    token = r.IsTruncated ? r.NextContinuationToken : undefined
-  } while (token)
-  return keys
-}
+const allKeys = async (client: S3Client, bucket: string, prefix: string) => (await listAll(client, bucket, prefix)).map((o) => o.key)
 
 /** Every secret a message must never contain. */
 const knownSecrets = new Set<string>()
@@ -142,15 +72,6 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<u
       while (next < items.length) await fn(items[next++])
     }),
   )
-}
-
-/** A port on 127.0.0.1 that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  const { port } = s.address() as AddressInfo
-  await new Promise<void>((r) => s.close(() => r()))
-  return port
 }
 
 /**
@@ -216,7 +137,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('createS3Store on %s', (
     admin.destroy()
     if (tmp) rmSync(tmp, { recursive: true, force: true })
   })
-  const withCreds = <T>(fn: () => Promise<T>) => withAwsEnv(credsEnv(server), fn)
+  const withCreds = <T>(fn: () => Promise<T>) => withEnv(credsEnv(server), fn)
 
   test('put bytes: the bytes and the headers land as sent', async () => {
     const source = Buffer.from('body{background:url(img/logo-0123abcd.png)}\n'.repeat(50))
@@ -273,7 +194,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('createS3Store on %s', (
       const e = await withCreds(() => expectStoreError(put(), 'PUBLISH_FAILED'))
       expect(e.data.awsCode).toBe('BadDigest')
       expect(e.message).toContain('bad-digest.txt')
-      expect(await exists(admin, bucket, 'bad-digest.txt')).toBe(false)
+      expect(await objectExists(admin, bucket, 'bad-digest.txt')).toBe(false)
     } else {
       // s3rver does not check Content-MD5 (a known fault of the fake): the object is stored
       await withCreds(put)
@@ -464,7 +385,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('createS3Store on %s', (
   test('ACCESS_DENIED: a user without rights may not list, read, write or delete the bucket', async () => {
     if (!server.deniedUser) {
       // s3rver has one user and no permissions; an access key it does not know is its only refusal.
-      await withAwsEnv(credsEnv(server, { accessKeyId: 'UNKNOWNKEY0000000000', secretAccessKey: server.secretAccessKey }), async () => {
+      await withEnv(credsEnv(server, { accessKeyId: 'UNKNOWNKEY0000000000', secretAccessKey: server.secretAccessKey }), async () => {
         const e = await expectStoreError(storeFor(server, bucket).list('private/'), 'ACCESS_DENIED')
         expect(e.message).toMatch(/does not know this access key id/)
         expect(e.message).toContain(bucket)
@@ -473,7 +394,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('createS3Store on %s', (
     }
     const denied = server.deniedUser
     await withCreds(() => store.put({ key: 'private/x.js', body: Buffer.from('x'), contentLength: 1, contentType: 'text/javascript', cacheControl: 'no-cache' }))
-    await withAwsEnv(credsEnv(server, denied), async () => {
+    await withEnv(credsEnv(server, denied), async () => {
       const other = storeFor(server, bucket)
       const l = await expectStoreError(other.list('private/'), 'ACCESS_DENIED')
       expect(l.message).toContain('s3:ListBucket')
@@ -491,14 +412,14 @@ describe.each(servers.map((s) => [s.name, s] as const))('createS3Store on %s', (
       expect(d.errors.map((x) => x.key)).toEqual(['private/x.js'])
       for (const x of d.errors) assertNoSecrets(x)
     })
-    expect(await exists(admin, bucket, 'private/intruder.js')).toBe(false)
-    expect(await exists(admin, bucket, 'private/x.js')).toBe(true)
+    expect(await objectExists(admin, bucket, 'private/intruder.js')).toBe(false)
+    expect(await objectExists(admin, bucket, 'private/x.js')).toBe(true)
   })
 
   test('a wrong secret key', async () => {
     const wrong = `wrong${randomBytes(16).toString('hex')}`
     knownSecrets.add(wrong)
-    await withAwsEnv(credsEnv(server, { accessKeyId: server.accessKeyId, secretAccessKey: wrong }), async () => {
+    await withEnv(credsEnv(server, { accessKeyId: server.accessKeyId, secretAccessKey: wrong }), async () => {
       const s = storeFor(server, bucket)
       if (isRgw) {
         const e = await expectStoreError(s.list('x/'), 'ACCESS_DENIED')
@@ -515,7 +436,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('createS3Store on %s', (
         await expect(s.list('x/')).resolves.toEqual([])
       }
     })
-    expect(await exists(admin, bucket, 'wrong-secret.txt')).toBe(false)
+    expect(await objectExists(admin, bucket, 'wrong-secret.txt')).toBe(false)
   })
 
   test('restarting the front process keeps the data and the store recovers', async () => {
@@ -534,7 +455,7 @@ describe('createS3Store without a reachable store', () => {
     const secret = `unreachable${randomBytes(12).toString('hex')}`
     knownSecrets.add(secret)
     const started = Date.now()
-    await withAwsEnv({ AWS_ACCESS_KEY_ID: 'AKIDUNREACHABLE', AWS_SECRET_ACCESS_KEY: secret, AWS_REGION: 'us-east-1' }, async () => {
+    await withEnv({ AWS_ACCESS_KEY_ID: 'AKIDUNREACHABLE', AWS_SECRET_ACCESS_KEY: secret, AWS_REGION: 'us-east-1' }, async () => {
       const s = createS3Store({ bucket: 'any-bucket', endpoint, forcePathStyle: true })
       const e = await expectStoreError(s.list('x/'), 'ENDPOINT_UNREACHABLE')
       expect(e.message).toContain(endpoint)
@@ -553,7 +474,7 @@ describe('createS3Store without a reachable store', () => {
   test('no credentials anywhere is CREDENTIALS_MISSING, saying where they can come from', async () => {
     const port = await closedPort()
     const nowhere = join(tmpdir(), `cdn-no-aws-config-${randomBytes(4).toString('hex')}`)
-    await withAwsEnv({ AWS_REGION: 'us-east-1', AWS_CONFIG_FILE: nowhere, AWS_SHARED_CREDENTIALS_FILE: nowhere }, async () => {
+    await withEnv({ AWS_REGION: 'us-east-1', AWS_CONFIG_FILE: nowhere, AWS_SHARED_CREDENTIALS_FILE: nowhere }, async () => {
       const s = createS3Store({ bucket: 'any-bucket', endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true })
       const e = await expectStoreError(s.list('x/'), 'CREDENTIALS_MISSING')
       expect(e.message).toContain('AWS_ACCESS_KEY_ID')
