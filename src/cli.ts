@@ -20,6 +20,7 @@ import { readBucketState } from './publish/bucket-state.js'
 import { runDeploy } from './publish/deploy.js'
 import { ENV_FOR, resolvePublishOptions, type PublishOptions, type ResolvedPublishOptions, type SourcedOption } from './publish/options.js'
 import { formatBytes, type PublishLogger } from './publish/progress.js'
+import type { ReleaseRecord } from './publish/record.js'
 import { runRollback } from './publish/rollback.js'
 import { createStoreFor, endpointLabel, type PublishRunOptions } from './publish/run.js'
 import { formatDuration } from './retention/duration.js'
@@ -154,7 +155,11 @@ interface Io {
 }
 
 export async function main(argv: string[], io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }): Promise<number> {
-  const [command, ...rest] = argv
+  if (argv[0] === 'help' && argv[1] !== undefined && ACCEPTS[argv[1]]) argv = [argv[1], '--help']
+  // the command may follow flags: `cdn-publish --bucket b status`
+  const at = argv[0]?.startsWith('-') ? argv.findIndex((a) => ACCEPTS[a] !== undefined) : 0
+  const command = at > 0 ? argv[at] : argv[0]
+  const rest = at > 0 ? [...argv.slice(0, at), ...argv.slice(at + 1)] : argv.slice(1)
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     io.out(`${HELP.main}\n`)
     return command === undefined ? 2 : 0
@@ -189,11 +194,11 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
     const config = await loadConfig(flags.config)
     const manifest = flags.manifest ?? config.manifest ?? DEFAULT_MANIFEST
     const options = resolveOptions(flags, config)
+    const retention = command === 'rollback' ? false : resolveRetentionFlags(flags, config.retention)
     if (options.bucket === undefined) {
       throw new UsageError('no bucket: pass --bucket, set CDN_PUBLISH_BUCKET, or set publish.bucket in the --config file')
     }
     const o = options as PublishRunOptions
-    const retention = resolveRetentionFlags(flags, config.retention)
     switch (command) {
       case 'status':
         return await status(o, manifest, retention, flags.json === true, io)
@@ -270,6 +275,11 @@ async function loadConfig(file: string | undefined): Promise<ConfigFile> {
   if (unknown.length) throw new UsageError(`--config ${file}: unknown key ${JSON.stringify(unknown[0])} (known: publish, retention, manifest)`)
   const c = value as ConfigFile
   if (c.manifest !== undefined && typeof c.manifest !== 'string') throw new UsageError(`--config ${file}: manifest must be a file name`)
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v)
+  if (c.publish !== undefined && !isObject(c.publish)) throw new UsageError(`--config ${file}: publish must be an object such as { "bucket": "my-site" }`)
+  if (c.retention !== undefined && c.retention !== false && !isObject(c.retention)) {
+    throw new UsageError(`--config ${file}: retention must be an object such as { "releases": 5 }, or false`)
+  }
   return { ...c, name: path.basename(abs) }
 }
 
@@ -284,7 +294,7 @@ function resolveOptions(flags: Flags, config: ConfigFile): ResolvedPublishOption
   if (flags['force-path-style'] !== undefined) fromFlags.forcePathStyle = flags['force-path-style']
   if (flags['dry-run'] !== undefined) fromFlags.dryRun = flags['dry-run']
   if (flags.label !== undefined) fromFlags.label = flags.label
-  if (flags.concurrency !== undefined) fromFlags.concurrency = Number(flags.concurrency)
+  if (flags.concurrency !== undefined) fromFlags.concurrency = integerFlag('concurrency', flags.concurrency)
 
   // a config file value counts only where neither a flag nor the environment gives one
   const merged: Record<string, unknown> = { ...fromConfig }
@@ -296,7 +306,7 @@ function resolveOptions(flags: Flags, config: ConfigFile): ResolvedPublishOption
   }
   Object.assign(merged, fromFlags)
   for (const k of Object.keys(fromFlags)) fromFile.delete(k as SourcedOption)
-  const resolved = resolvePublishOptions(merged as PublishOptions, { process: process.env })
+  const resolved = asFlagError(() => resolvePublishOptions(merged as PublishOptions, { process: process.env }), fromFlags, 'publish.')
   for (const k of fromFile) resolved.sources[k] = `config file ${config.name}`
   for (const k of Object.keys(fromFlags)) if (k in resolved.sources) resolved.sources[k as SourcedOption] = 'flag'
   return resolved
@@ -306,12 +316,47 @@ function resolveRetentionFlags(flags: Flags, config: RetentionOptions | false | 
   const o: Record<string, unknown> = config === false ? {} : { ...(config ?? {}) }
   const given = RETENTION.some((f) => flags[f as keyof Flags] !== undefined)
   if (config === false && !given) return false
-  if (flags.releases !== undefined) o.releases = /^\d+$/.test(flags.releases) ? Number(flags.releases) : flags.releases
-  if (flags['min-age'] !== undefined) o.minAge = flags['min-age']
-  if (flags.grace !== undefined) o.grace = flags.grace
-  if (flags.orphans !== undefined) o.orphans = flags.orphans
-  if (flags['allow-root-prefix'] !== undefined) o.allowRootPrefix = flags['allow-root-prefix']
-  return resolveRetention(o as RetentionOptions)
+  const fromFlags: Record<string, unknown> = {}
+  if (flags.releases !== undefined) fromFlags.releases = integerFlag('releases', flags.releases)
+  if (flags['min-age'] !== undefined) fromFlags.minAge = flags['min-age']
+  if (flags.grace !== undefined) fromFlags.grace = flags.grace
+  if (flags.orphans !== undefined) fromFlags.orphans = flags.orphans
+  if (flags['allow-root-prefix'] !== undefined) fromFlags.allowRootPrefix = flags['allow-root-prefix']
+  return asFlagError(() => resolveRetention({ ...o, ...fromFlags } as RetentionOptions), fromFlags, 'retention.')
+}
+
+/** Option name → the flag that sets it. */
+const FLAG_OF: Record<string, string> = {
+  bucket: '--bucket',
+  prefix: '--prefix',
+  region: '--region',
+  endpoint: '--endpoint',
+  forcePathStyle: '--force-path-style',
+  dryRun: '--dry-run',
+  label: '--label',
+  concurrency: '--concurrency',
+  releases: '--releases',
+  minAge: '--min-age',
+  grace: '--grace',
+  orphans: '--orphans',
+  allowRootPrefix: '--allow-root-prefix',
+}
+
+/** An INVALID_OPTION about a value given as a flag names the flag, not the option. */
+function asFlagError<T>(resolve: () => T, fromFlags: Record<string, unknown>, scope: string): T {
+  try {
+    return resolve()
+  } catch (err) {
+    const option = err instanceof CdnPublishError ? String(err.data.option ?? '') : ''
+    const name = option.startsWith(scope) ? option.slice(scope.length) : ''
+    if (!(err instanceof CdnPublishError) || !(name in fromFlags) || !FLAG_OF[name]) throw err
+    throw new CdnPublishError(err.code, err.message.replace(`\`${option}\``, `\`${FLAG_OF[name]}\``), { ...err.data, option: FLAG_OF[name] })
+  }
+}
+
+function integerFlag(name: string, value: string): number {
+  if (!/^\d+$/.test(value)) throw new CdnPublishError(Codes.INVALID_OPTION, `Invalid option \`--${name}\`: expected a whole number, got ${JSON.stringify(value)}.`, { option: `--${name}` })
+  return Number(value)
 }
 
 async function publish(dir: string, o: PublishRunOptions, manifest: string, retention: ResolvedRetention | false, logger: PublishLogger, io: Io): Promise<number> {
@@ -355,8 +400,10 @@ async function status(o: PublishRunOptions, manifest: string, retention: Resolve
   const plan = policy && !skipped ? planPrune(policyInput(state, policy, Date.now())) : undefined
   const decision = new Map(plan?.releases.map((r) => [r.release, r]) ?? [])
   const listed = new Set(state.listing.map((x) => x.key))
+  // the current release first, then by when each stopped being current (or was created), latest first
+  const when = (r: ReleaseRecord) => (r.release === state.current ? '~' : (r.replacedAt ?? r.publishedAt ?? r.createdAt))
   const releases = [...state.records.values()]
-    .sort((a, b) => ((a.publishedAt ?? a.createdAt) < (b.publishedAt ?? b.createdAt) ? 1 : -1))
+    .sort((a, b) => (when(a) < when(b) ? 1 : when(a) > when(b) ? -1 : 0))
     .map((r) => {
       const files = Object.entries(r.files)
       const d = decision.get(r.release)
@@ -371,7 +418,7 @@ async function status(o: PublishRunOptions, manifest: string, retention: Resolve
         bytes: files.reduce((n, [, f]) => n + f.size, 0),
         missing: files.filter(([p]) => !listed.has(o.prefix + p)).length,
         keep: d ? d.keep : true,
-        reasons: d ? d.reasons : [plan?.refused ? 'refused: nothing is deleted' : 'no retention policy applied'],
+        reasons: d ? d.reasons : [plan?.refused ? 'refused: nothing is deleted' : skipped ? 'pruning skipped (empty prefix)' : 'pruning off (retention: false)'],
       }
     })
   const prune = {
@@ -419,6 +466,9 @@ async function status(o: PublishRunOptions, manifest: string, retention: Resolve
 // run when executed, also through the node_modules/.bin symlink (not when imported)
 const invoked = process.argv[1] && existsSync(process.argv[1]) ? pathToFileURL(realpathSync(process.argv[1])).href : ''
 if (import.meta.url === invoked) {
+  // The SDK warns on every run that its releases after early 2027 will need Node 22; this package
+  // pins a range that runs on Node 20, so the warning is not actionable here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code

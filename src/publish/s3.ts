@@ -338,7 +338,7 @@ export function toStoreError(err: unknown, ctx: StoreErrorContext): CdnPublishEr
   if (name === 'NoSuchBucket') {
     return new CdnPublishError(
       Codes.BUCKET_NOT_FOUND,
-      `${what}: bucket "${bucket}" does not exist there. Create it, or check the bucket name (option or CDN_PUBLISH_BUCKET), ` +
+      `${what}: bucket "${bucket}" does not exist there. Create it, or check the bucket name (publish.bucket, cdn-publish --bucket or CDN_PUBLISH_BUCKET), ` +
         'the endpoint and the region (AWS_REGION).',
       data,
     )
@@ -378,11 +378,18 @@ export function toStoreError(err: unknown, ctx: StoreErrorContext): CdnPublishEr
       { ...data, action },
     )
   }
+  if (/region is missing/i.test(sdkMessage)) {
+    return new CdnPublishError(
+      Codes.INVALID_OPTION,
+      `${what}: no region. Set publish.region (cdn-publish --region), CDN_PUBLISH_REGION or AWS_REGION, or a region in the AWS profile.`,
+      { ...data, option: 'publish.region' },
+    )
+  }
   const net = networkCode(err)
   if (net !== undefined) {
     return new CdnPublishError(
       Codes.ENDPOINT_UNREACHABLE,
-      `${what}: the endpoint could not be reached (${net}). Check the endpoint URL (option or AWS_ENDPOINT_URL_S3), ` +
+      `${what}: the endpoint could not be reached (${net}). Check the endpoint URL (publish.endpoint, cdn-publish --endpoint, CDN_PUBLISH_ENDPOINT or AWS_ENDPOINT_URL_S3), ` +
         'that the store is running and that the network allows the connection.',
       data,
     )
