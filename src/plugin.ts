@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import MagicString from 'magic-string'
-import { isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix, type CssRef } from './build/css-urls.js'
+import { findCssRefs, isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix, type CssRef } from './build/css-urls.js'
 import { planRenames } from './build/graph.js'
 import { contentHash } from './build/hash.js'
 import { encodeAttributeValue, findHtmlRefs } from './build/html-refs.js'
@@ -54,6 +54,7 @@ export interface ViteConfigLike {
   command: 'build' | 'serve'
   publicDir: string
   build: { outDir: string; ssr?: unknown; copyPublicDir?: boolean; sourcemap?: boolean | 'inline' | 'hidden' }
+  server?: { fs?: { allow?: string[] } }
   experimental?: { renderBuiltUrl?: RenderBuiltUrl }
 }
 /** The parts of Rollup's/Rolldown's plugin context used here. */
@@ -61,7 +62,7 @@ interface Context {
   emitFile(file: { type: 'asset'; fileName: string; source: Uint8Array | string }): string
   warn(log: { code: string; message: string; [key: string]: unknown }): void
   error(log: { code: string; message: string; [key: string]: unknown }): never
-  resolve(source: string, importer?: string): Promise<{ id: string } | null>
+  resolve(source: string, importer?: string): Promise<{ id: string; external?: boolean | string } | null>
   meta: { rolldownVersion?: string; watchMode?: boolean }
   environment?: { config?: { consumer?: string } }
 }
@@ -87,6 +88,8 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
   /** Public files fingerprinted in this build, by path relative to the public directory. */
   let fingerprinted = new Map<string, Fingerprinted>()
   let warned = new Set<string>()
+  /** Placeholder → the reference it hides from Vite, to restore as written. */
+  let kept = new Map<string, string>()
   /** What the last client output of this build wrote, for the publish step. */
   let written: { outDir: string; manifest: string | false } | undefined
 
@@ -126,21 +129,74 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
     return f
   }
 
-  const report = (ctx: Context, where: string, ref: { url: string; line: number; column: number }, file: string) => {
+  const report = (ctx: Context, where: string, ref: { url: string; line: number; column: number }, file: string, why?: string) => {
     const key = `${where}\0${ref.url}`
     if (warned.has(key)) return
     warned.add(key)
+    const what =
+      why ?? `names a file that exists nowhere (not in the bundle${publicDir() ? ', not in the public directory' : ''}, not next to the stylesheet)`
     const log = {
       code: Codes.CSS_URL_UNRESOLVED,
-      message:
-        `${where}:${ref.line}:${ref.column}: url(${ref.url}) names a file that exists nowhere ` +
-        `(not in the bundle${publicDir() ? ', not in the public directory' : ''}, not next to the stylesheet). ` +
-        'The reference is left unchanged; fix the path or add the file.',
+      message: `${where}:${ref.line}:${ref.column}: url(${ref.url}) ${what}. The reference is left as written; fix the path or add the file to the project.`,
       id: file,
       loc: { file, line: ref.line, column: ref.column - 1 },
     }
     if (opts.strict) ctx.error(log)
     ctx.warn(log)
+  }
+
+  /** The directories a stylesheet may take files from: Vite's `server.fs.allow` (the workspace root by default). */
+  const allowed = (): string[] => (vite?.server?.fs?.allow ?? [vite?.root ?? process.cwd()]).map((d) => path.resolve(d))
+  const isAllowed = (file: string) => allowed().some((dir) => file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep))
+
+  /** A placeholder Vite leaves alone (a fragment-only URL), restored to `url` in `generateBundle`. */
+  const keepAsWritten = (url: string): string => {
+    const token = `#cdn-publish-keep-${kept.size}`
+    kept.set(token, url)
+    return token
+  }
+
+  /**
+   * What the transform pass does with one stylesheet reference: a replacement (a fingerprinted
+   * public file's placeholder, or a keep-as-written token), or `undefined` to leave it to Vite.
+   */
+  const classifyRef = async (ctx: Context, ref: CssRef, id: string, file: string, where: string): Promise<string | undefined> => {
+    if (ref.isImport || isExternalOrSpecialUrl(ref.url)) return undefined
+    const { path: p, suffix } = splitUrlSuffix(ref.url)
+    if (p === '') {
+      if (!suffix.startsWith('?')) return undefined
+      report(ctx, where, ref, file, 'names only a query, which means the stylesheet itself')
+      return keepAsWritten(ref.url)
+    }
+    const decoded = decodeUrlPath(p)
+    if (decoded.startsWith('/')) {
+      const rel = publicFile(decoded)
+      if (rel) {
+        if (!opts.fingerprintPublic) return undefined
+        const f = fingerprint(rel)
+        // Names Vite would write unquoted-unsafe go through the output pass instead.
+        if (!PLAIN_URL_RE.test(f.fileName)) return undefined
+        return `__VITE_ASSET__${emitFingerprinted(ctx, rel).ref}__${suffix}`
+      }
+    }
+    // the file on disk the reference names: in the project (root-absolute), next to the
+    // stylesheet (relative), or wherever the bundler resolves it (aliases, packages)
+    const near = decoded.startsWith('/') ? path.join(vite!.root, decoded) : path.resolve(path.dirname(file), decoded)
+    let target = existsSync(near) ? near : undefined
+    if (target === undefined) {
+      const resolved = await ctx.resolve(p, id)
+      if (!resolved) {
+        report(ctx, where, ref, file)
+        return undefined
+      }
+      const resolvedFile = resolved.id.replace(/[?#].*$/, '')
+      if (!resolved.external && path.isAbsolute(resolvedFile) && existsSync(resolvedFile)) target = resolvedFile
+    }
+    if (target !== undefined && !isAllowed(target)) {
+      report(ctx, where, ref, file, `resolves to ${target}, outside the project (Vite's server.fs.allow), and is not copied into the output`)
+      return keepAsWritten(ref.url)
+    }
+    return undefined
   }
 
   return {
@@ -161,50 +217,37 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
       }
       fingerprinted = new Map()
       warned = new Set()
+      kept = new Map()
     },
 
     /**
      * Vite only: give public files referenced from stylesheets their hashed names before Vite
      * hashes the stylesheet, so Vite's own naming propagates the change (stylesheet → chunks →
-     * HTML); lowercase `URL(` so Vite rewrites it like `url(`.
+     * HTML); lowercase `URL(` so Vite rewrites it like `url(`. A reference that names a file
+     * outside the project (Vite's `server.fs.allow`), or only a query, is reported and hidden from
+     * Vite behind a placeholder, restored as written in `generateBundle`: Vite would otherwise
+     * inline or copy a file of the build machine (`url(/etc/passwd)`) into the published output.
      */
     transform: {
       // evaluated by the bundler itself: no call into this plugin for the thousands of scripts
       filter: { id: { include: CSS_LANG_RE, exclude: [/^\0/, SKIP_QUERY_RE] } },
       async handler(this: Context, code: string, id: string) {
-      if (!vite || vite.command !== 'build' || isSsr(this)) return null
-      if (id.startsWith('\0') || !CSS_LANG_RE.test(id) || SKIP_QUERY_RE.test(id)) return null
-      const file = id.replace(/[?#].*$/, '')
-      const unresolved: CssRef[] = []
-      const result = rewriteCssRefs(
-        code,
-        (ref) => {
-          if (ref.isImport || isExternalOrSpecialUrl(ref.url)) return false
-          const { path: p, suffix } = splitUrlSuffix(ref.url)
-          if (p === '') return false
-          const decoded = decodeUrlPath(p)
-          if (decoded.startsWith('/')) {
-            const rel = publicFile(decoded)
-            if (rel) {
-              if (!opts.fingerprintPublic) return false
-              const f = fingerprint(rel)
-              // Names Vite would write unquoted-unsafe go through the output pass instead.
-              if (!PLAIN_URL_RE.test(f.fileName)) return false
-              return `__VITE_ASSET__${emitFingerprinted(this, rel).ref}__${suffix}`
-            }
-            if (existsSync(path.join(vite!.root, decoded))) return false
-          } else if (existsSync(path.resolve(path.dirname(file), decoded))) return false
-          unresolved.push(ref)
-          return false
-        },
-        // a source map only when the build writes them: generating one is most of this hook's cost
-        { lowercaseUrlFunctions: true, sourcemap: Boolean(vite.build.sourcemap), filename: file },
-      )
-      for (const ref of unresolved) {
-        const { path: p } = splitUrlSuffix(ref.url)
-        if (!(await this.resolve(p, id))) report(this, path.relative(vite.root, file), ref, file)
-      }
-      return result.changed ? { code: result.code, map: result.map } : null
+        if (!vite || vite.command !== 'build' || isSsr(this)) return null
+        if (id.startsWith('\0') || !CSS_LANG_RE.test(id) || SKIP_QUERY_RE.test(id)) return null
+        const file = id.replace(/[?#].*$/, '')
+        const where = path.relative(vite.root, file)
+        const replacements = new Map<number, string>()
+        for (const ref of findCssRefs(code)) {
+          const replacement = await classifyRef(this, ref, id, file, where)
+          if (replacement !== undefined) replacements.set(ref.start, replacement)
+        }
+        const result = rewriteCssRefs(
+          code,
+          (ref) => replacements.get(ref.start) ?? false,
+          // a source map only when the build writes them: generating one is most of this hook's cost
+          { lowercaseUrlFunctions: true, sourcemap: Boolean(vite.build.sourcemap), filename: file },
+        )
+        return result.changed ? { code: result.code, map: result.map } : null
       },
     },
 
@@ -228,6 +271,8 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
           const result = rewriteCssRefs(
             css,
             (ref) => {
+              const original = kept.get(ref.url)
+              if (original !== undefined) return original
               if (DATA_URL_RE.test(ref.url)) return false
               const { path: p, suffix } = splitUrlSuffix(ref.url)
               if (p === '') return false

@@ -63,6 +63,12 @@ export async function readBucketState(store: ObjectStore, prefix: string, manife
   return { prefix, listing, records, recordKeys, unreadable: unreadable.sort(), current, manifestKey }
 }
 
+/** The release record at `key`, or `undefined` when there is none or it cannot be read as one. */
+export async function readRecord(store: ObjectStore, key: string): Promise<ReleaseRecord | undefined> {
+  const bytes = await store.getBytes(key)
+  return bytes === undefined ? undefined : parseRecord(parseJson(bytes))
+}
+
 function parseJson(bytes: Uint8Array): unknown {
   try {
     return JSON.parse(Buffer.from(bytes).toString('utf8'))

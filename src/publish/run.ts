@@ -36,8 +36,8 @@ import {
   type StoredDigest,
 } from './plan.js'
 import { formatBytes, formatSeconds, Progress, silentLogger, type PublishLogger } from './progress.js'
-import { META_DIR, parseRecord, recordKey, type ReleaseRecord } from './record.js'
-import { releaseOfManifest } from './bucket-state.js'
+import { META_DIR, recordKey, type ReleaseRecord } from './record.js'
+import { readRecord as readRecordAt, releaseOfManifest } from './bucket-state.js'
 import { pool } from './pool.js'
 import { createS3Store } from './s3.js'
 import type { ObjectStore, StoredObject } from './store.js'
@@ -294,7 +294,9 @@ function seen(remote: Remote): NonNullable<PublishOutcome['unchanged']> {
 async function readRemote(store: ObjectStore, prefix: string, local: Local, listing: StoredObject[]): Promise<Remote> {
   const listed = new Map(listing.map((o) => [o.key, o]))
   const release = local.manifest.release
-  const readRecord = async (id: string) => (listed.has(recordKey(prefix, id)) ? parseRecord(await store.getJson(recordKey(prefix, id))) : undefined)
+  // an unreadable record counts as none: this release's own is rewritten whole; another one's
+  // files stay, since a prune refuses to delete anything while a record is unreadable
+  const readRecord = async (id: string) => (listed.has(recordKey(prefix, id)) ? readRecordAt(store, recordKey(prefix, id)) : undefined)
 
   const ownRecord = await readRecord(release)
   const stable = listed.get(local.manifestFile.key)
