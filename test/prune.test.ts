@@ -56,10 +56,7 @@ function app() {
 function keysOf(r: Release): string[] {
   const m = r.manifest
   const keys = Object.keys(m.files).map((p) => PREFIX + p)
-  // mutable text files are snapshotted for rollbacks (binary ones, such as img/logo.png, are not)
-  for (const p of Object.keys(m.files)) {
-    if (!m.files[p].immutable && /^text\//.test(m.files[p].contentType)) keys.push(`${PREFIX}.cdn-publish/snapshots/${sha384hex(r.result.files.get(p)!)}`)
-  }
+  for (const p of Object.keys(m.files)) if (!m.files[p].immutable) keys.push(`${PREFIX}.cdn-publish/snapshots/${sha384hex(r.result.files.get(p)!)}`)
   keys.push(`${PREFIX}.cdn-publish/snapshots/${sha384hex(r.result.files.get('cdn-manifest.json')!)}`)
   keys.push(recordKey(m.release))
   return keys
@@ -259,8 +256,8 @@ describe.each(servers.map((s) => [s.name, s] as const))('retention on %s', (_nam
     const s = store(bucket)
     const done = await withEnv(env(), () => runRollback({ store: s, prefix: PREFIX, manifest: 'cdn-manifest.json', release: r1.manifest.release.slice(0, 8) }))
     expect(done.release).toBe(r1.manifest.release)
-    expect(done.restored).toEqual(['index.html', 'cdn-manifest.json'])
-    expect(done.unchanged).toEqual(['robots.txt'])
+    expect(done.restored).toEqual(['img/logo.png', 'index.html', 'cdn-manifest.json'])
+    expect(done.unchanged).toEqual(['fonts/fixture.woff2', 'img/hero.png', 'robots.txt'])
     const html = await readObject(admin, bucket, `${PREFIX}index.html`)
     expect(html.bytes.equals(r1.result.files.get('index.html')!)).toBe(true)
     expect(html.cacheControl).toBe('public, max-age=60')

@@ -113,8 +113,8 @@ function changedPaths(a: CdnManifest, b: CdnManifest): string[] {
 const recordKeyOf = (prefix: string, release: string) => `${prefix}.cdn-publish/releases/${release}.json`
 const sha384hex = (b: Uint8Array) => createHash('sha384').update(b).digest('hex')
 
-/** Mutable text files (those that can name other files) are snapshotted for rollbacks; binary ones are not. */
-const snapshotted = (m: CdnManifest, p: string) => !m.files[p].immutable && /^(text\/|image\/svg\+xml|application\/(json|manifest\+json|xml))/.test(m.files[p].contentType)
+/** Every mutable file is snapshotted, for a failed switch and for rollbacks. */
+const snapshotted = (m: CdnManifest, p: string) => !m.files[p].immutable
 
 /** Keys of the snapshots a release stores: one per distinct bytes of its mutable text files, and its manifest's. */
 function snapshotKeys(prefix: string, r: BuildResult, m: CdnManifest, only = paths(m)): string[] {
@@ -196,7 +196,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('publish on %s', (name, 
       const snap = await readObject(admin, bucket, `.cdn-publish/snapshots/${sha384hex(result.files.get(p)!)}`)
       expect(snap.bytes.equals(result.files.get(p)!), p).toBe(true)
     }
-    expect(Object.keys(record.snapshots ?? {}).sort()).toEqual(['cdn-manifest.json', 'index.html', 'robots.txt'])
+    expect(Object.keys(record.snapshots ?? {}).sort()).toEqual([...paths(manifest).filter((f) => snapshotted(manifest, f)), 'cdn-manifest.json'].sort())
     const lastImmutable = Math.max(...keys.map((k, i) => (manifest.files[k]?.immutable ? i : -1)))
     const firstMutable = keys.findIndex((k) => manifest.files[k] && !manifest.files[k].immutable)
     expect(lastImmutable).toBeLessThan(firstMutable)

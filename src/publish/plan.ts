@@ -72,10 +72,10 @@ export interface PublishPlan {
   record: { key: string; write: boolean; reason: string; createdAt: string }
   /** Step 2: fingerprinted files. */
   immutable: PlannedFile[]
-  /** Step 3: all other files … */
-  mutable: PlannedFile[]
-  /** … and the snapshots of the mutable files and of the manifest. */
+  /** Step 3: the snapshots of the mutable files and of the manifest. */
   snapshots: PlannedSnapshot[]
+  /** Step 4 (the switch): all other files, then the manifest. */
+  mutable: PlannedFile[]
   /** Step 4: the stable manifest … */
   manifest: PlannedFile
   /** … then the record marked `current`. */
@@ -223,7 +223,7 @@ export function planPublish(input: PlanInput): PublishPlan {
     record,
     immutable: files.filter((f) => f.immutable),
     mutable: files.filter((f) => !f.immutable),
-    snapshots: planSnapshots(input.prefix, [...input.files.filter((f) => !f.immutable && !f.excluded && namesFiles(f)), input.manifest], listed),
+    snapshots: planSnapshots(input.prefix, [...input.files.filter((f) => !f.immutable && !f.excluded), input.manifest], listed),
     manifest,
     activate,
   }
@@ -249,17 +249,6 @@ export function previousRelease(release: string, pointer: string | undefined, ow
   if (pointer !== undefined && pointer !== release) return pointer
   if (pointer === release && ownRecord?.state === 'pending' && ownRecord.previous !== release) return ownRecord.previous
   return undefined
-}
-
-/**
- * Text formats: the mutable files that can name other files (HTML, scripts, stylesheets, JSON,
- * XML, SVG, web manifests) and so must be rolled back with their release. Binary plain files (a
- * public image or video) name nothing: they are not snapshotted, which keeps their storage single.
- */
-const NAMES_FILES_RE = /^(?:text\/|image\/svg\+xml|application\/(?:javascript|ecmascript|json|xml|manifest\+json|[\w.-]+\+(?:json|xml)))/i
-
-export function namesFiles(f: Pick<LocalFile, 'headers'>): boolean {
-  return NAMES_FILES_RE.test(f.headers.contentType)
 }
 
 function planSnapshots(prefix: string, files: LocalFile[], listed: ReadonlyMap<string, StoredObject>): PlannedSnapshot[] {

@@ -383,6 +383,41 @@ interface ExecuteInput {
   tracker: Tracker
 }
 
+/**
+ * Put the previous release's bytes back under the mutable keys a failed switch overwrote, from
+ * its snapshots. Best effort: says what could not be restored (the rerun completes the release).
+ */
+async function revert(store: ObjectStore, o: PublishRunOptions, files: PlannedFile[], previous: ReleaseRecord | undefined): Promise<{ restored: string[]; failed: string[] }> {
+  const restored: string[] = []
+  const failed: string[] = []
+  await pool(files, o.concurrency, async (f) => {
+    const snap = previous?.snapshots?.[f.path]
+    try {
+      if (!snap) {
+        // new in this release (nothing to put back), or a previous release without snapshots
+        if (previous?.files[f.path]) failed.push(f.key)
+        return
+      }
+      const body = await store.getBytes(o.prefix + snap.key)
+      if (body === undefined) throw new Error('snapshot missing')
+      await store.put({
+        key: f.key,
+        body,
+        contentLength: body.length,
+        contentType: snap.contentType,
+        cacheControl: snap.cacheControl,
+        ...(snap.contentEncoding !== undefined ? { contentEncoding: snap.contentEncoding } : {}),
+        ...(snap.extra && Object.keys(snap.extra).length ? { metadata: { ...snap.extra } } : {}),
+        md5: md5(body),
+      })
+      restored.push(f.key)
+    } catch {
+      failed.push(f.key)
+    }
+  })
+  return { restored: restored.sort(), failed: failed.sort() }
+}
+
 /** The record of a release once current. */
 function currentRecord(plan: PublishPlan, label: string | undefined, local: Local, digests: Map<string, StoredDigest>, publishedAt: string): ReleaseRecord {
   const files = local.files.map((file) => ({ file, digest: digests.get(file.path) }))
@@ -423,12 +458,9 @@ async function execute(x: ExecuteInput): Promise<ReleaseRecord> {
   const bySize = (a: { size: number; path: string }, b: { size: number; path: string }) => b.size - a.size || (a.path < b.path ? -1 : 1)
   tracker.step = 2
   await pool(plan.immutable.filter((f) => f.action === 'upload').sort(bySize), x.options.concurrency, upload)
+  // 3. the snapshots of the mutable files and the manifest (nothing served changes yet)
   tracker.step = 3
-  const rest: (() => Promise<void>)[] = [
-    ...plan.mutable.filter((f) => f.action === 'upload').sort(bySize).map((f) => () => upload(f)),
-    ...snapshots.map((snap) => () => uploadSnapshot(snap)),
-  ]
-  await pool(rest, x.options.concurrency, (task) => task())
+  await pool(snapshots, x.options.concurrency, uploadSnapshot)
 
   // Before the switch: what this release reuses must still be there. A prune that read the
   // records before this release's record existed may have deleted a file that only expired
@@ -446,23 +478,35 @@ async function execute(x: ExecuteInput): Promise<ReleaseRecord> {
     }
   }
 
-  // 4. the stable manifest, then the records
+  // 4. the switch: the mutable files (every file they name is in place now), the stable
+  // manifest, then the records. Should it fail before the manifest is written, the mutable files
+  // already overwritten get the previous release's bytes back from its snapshots.
   tracker.step = 4
   const publishedAt = x.now().toISOString()
   // a stable manifest that already has this build's bytes names this release
   tracker.switched = plan.manifest.action === 'skip'
-  if (plan.manifest.action === 'upload') {
-    const m = plan.manifest
-    await store.put({
-      key: m.key,
-      body: local.manifestBytes,
-      contentLength: local.manifestBytes.length,
-      ...putHeaders(m),
-      md5: local.manifestDigest.md5,
+  const overwritten: PlannedFile[] = []
+  try {
+    await pool(plan.mutable.filter((f) => f.action === 'upload').sort(bySize), x.options.concurrency, async (f) => {
+      overwritten.push(f)
+      await upload(f)
     })
-    tracker.switched = true
-    report.uploaded.push(reportFile(m, local.manifestBytes.length))
-    report.bytes.uploaded += local.manifestBytes.length
+    if (plan.manifest.action === 'upload') {
+      const m = plan.manifest
+      await store.put({
+        key: m.key,
+        body: local.manifestBytes,
+        contentLength: local.manifestBytes.length,
+        ...putHeaders(m),
+        md5: local.manifestDigest.md5,
+      })
+      tracker.switched = true
+      report.uploaded.push(reportFile(m, local.manifestBytes.length))
+      report.bytes.uploaded += local.manifestBytes.length
+    }
+  } catch (err) {
+    if (!tracker.switched) tracker.reverted = await revert(store, x.options, overwritten, x.previousRecord)
+    throw err
   }
   const record = currentRecord(plan, label, local, x.digests, publishedAt)
   if (plan.activate.write) await putJson(store, plan.record.key, record, report, plan.activate.reason)
@@ -593,6 +637,8 @@ class Tracker {
   step: 0 | 1 | 2 | 3 | 4 | 5 = 0
   /** The stable manifest names the new release. */
   switched = false
+  /** What a failed switch put back of the mutable files it had overwritten. */
+  reverted: { restored: string[]; failed: string[] } | undefined
   plan: PublishPlan | undefined
 
   constructor(
@@ -612,9 +658,14 @@ class Tracker {
     if (this.o.dryRun || this.step === 0) {
       if (!this.o.dryRun) message += ' Nothing was written.'
     } else if (this.step <= 3 || (this.step === 4 && !this.switched)) {
+      const failed = this.reverted?.failed ?? []
+      const served = prev ? `release ${prev}` : 'the previous release (if any)'
       message +=
-        ` The stable manifest was not changed: ${prev ? `release ${prev} is` : 'the previous release (if any) is'} still served.` +
-        ` Run the same build again to complete release ${release}; files already uploaded are skipped.`
+        failed.length === 0
+          ? ` The stable manifest was not changed${this.reverted?.restored.length ? ` and the mutable files already switched were put back` : ''}: ${served} is still served.`
+          : ` The stable manifest was not changed, but ${failed.length} mutable file(s) already hold release ${release}'s bytes and could not be put back ` +
+            `(${failed.slice(0, 5).join(', ')}${failed.length > 5 ? ', …' : ''}); every file they name is in the bucket.`
+      message += ` Run the same build again to complete release ${release}; files already uploaded are skipped.`
     } else if (this.step === 4) {
       message += ` The stable manifest already names release ${release}; run the same build again to mark its record current.`
     } else {
@@ -703,9 +754,9 @@ function printPlan(logger: PublishLogger, plan: PublishPlan): void {
     for (const f of list) line(f.action, f.key, `${formatBytes(f.size)}, ${f.reason}`)
   }
   files(' 2. fingerprinted files', plan.immutable)
-  files(' 3. other files', plan.mutable)
+  logger.info(' 3. snapshots')
   for (const snap of plan.snapshots) line(snap.action, snap.key, `snapshot of ${snap.path}, ${snap.reason}`)
-  logger.info(' 4. switch')
+  files(' 4. switch: other files, then the manifest', plan.mutable)
   line(plan.manifest.action, plan.manifest.key, `${formatBytes(plan.manifest.size)}, ${plan.manifest.reason}`)
   line(plan.activate.write ? 'write' : 'skip', plan.record.key, plan.activate.reason)
   if (plan.previous) line(plan.previous.write ? 'write' : 'skip', plan.previous.key, plan.previous.reason)

@@ -35,7 +35,7 @@ export interface S3StoreOptions {
   maxAttempts?: number
   /**
    * A request attempt fails after this long without any bytes moving on its connection (then it
-   * is retried while attempts remain). @default 30000
+   * is retried while attempts remain). @default 15000
    */
   requestTimeoutMs?: number
   /** Connecting to the endpoint fails after this long. @default 5000 */
@@ -70,6 +70,13 @@ const IAM_ACTION: Record<StoreOperation, string> = {
 
 const DELETE_BATCH = 1000
 
+/**
+ * Default idle timeout of a request attempt. With 3 attempts (the SDK arms the timer about 3 s
+ * into an attempt) a store that accepts connections and never answers fails in about 55 s:
+ * within the minute the README promises.
+ */
+const REQUEST_TIMEOUT_MS = 15_000
+
 export function createS3Store(options: S3StoreOptions): ObjectStore {
   const { bucket } = options
   const endpointLabel =
@@ -78,6 +85,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     process.env.AWS_ENDPOINT_URL ??
     `AWS S3 (${options.region ?? process.env.AWS_REGION ?? 'default region'})`
   const listPageSize = options.listPageSize ?? 1000
+  const maxAttempts = options.maxAttempts ?? 3
 
   const client = new S3Client({
     region:
@@ -85,7 +93,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
       (options.endpoint !== undefined && !process.env.AWS_REGION ? 'us-east-1' : undefined),
     endpoint: options.endpoint,
     forcePathStyle: options.forcePathStyle,
-    maxAttempts: options.maxAttempts ?? 3,
+    maxAttempts,
     // Checksums only where the API requires one: with the SDK's default ("WHEN_SUPPORTED") a
     // file-stream body goes out as `aws-chunked` with a trailing checksum, which radosgw answers
     // with 411 and s3rver stores framing and all.
@@ -93,7 +101,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     responseChecksumValidation: options.checksums ?? 'WHEN_REQUIRED',
     requestHandler: {
       connectionTimeout: options.connectTimeoutMs ?? 5_000,
-      socketTimeout: options.requestTimeoutMs ?? 30_000,
+      socketTimeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
     },
   })
 
@@ -290,13 +298,21 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     },
 
     async getBytes(key) {
-      try {
-        const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
-        if (!r.Body) return new Uint8Array(0)
-        return await r.Body.transformToByteArray()
-      } catch (err) {
-        if (errorName(err) === 'NoSuchKey') return undefined
-        return fail(err, 'get', key)
+      // The SDK retries the request, but hands the body over as a stream after its retry step: a
+      // connection lost while the body comes in is retried here, as many times.
+      for (let attempt = 1; ; attempt++) {
+        let r
+        try {
+          r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+        } catch (err) {
+          if (errorName(err) === 'NoSuchKey') return undefined
+          return fail(err, 'get', key)
+        }
+        try {
+          return r.Body ? await r.Body.transformToByteArray() : new Uint8Array(0)
+        } catch (err) {
+          if (attempt >= maxAttempts) return fail(err, 'get', key)
+        }
       }
     },
 

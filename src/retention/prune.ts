@@ -84,6 +84,8 @@ export async function runPrune(input: PruneInput): Promise<PruneReport> {
   }
 
   const deleted: string[] = []
+  /** Releases whose record this prune deleted, over all its plans. */
+  const deletedReleases: string[] = []
   let bytesFreed = 0
   for (let plans = 1; plans <= MAX_PLANS; plans++) {
     const state = await readBucketState(store, prefix, input.manifest, input.concurrency, plans === 1 ? input.known : undefined)
@@ -94,7 +96,7 @@ export async function runPrune(input: PruneInput): Promise<PruneReport> {
       ...(state.current !== undefined || input.assumeCurrent ? { current: input.assumeCurrent?.release ?? state.current } : {}),
       releases: {
         kept: plan.releases.filter((r) => r.keep).map((r) => r.release),
-        deleted: plan.releases.filter((r) => !r.keep).map((r) => r.release),
+        deleted: dryRun ? plan.releases.filter((r) => !r.keep).map((r) => r.release) : [...deletedReleases].sort(),
       },
       deleted: dryRun ? plan.deletions : deleted,
       failed: [],
@@ -115,7 +117,7 @@ export async function runPrune(input: PruneInput): Promise<PruneReport> {
     const size = new Map(plan.objects.map((o) => [o.key, o.size]))
     let changed = false
     for (let i = 0; i < plan.deletions.length; i += batchSize) {
-      if (!(await recordsUnchanged(store, state))) {
+      if (!(await recordsUnchanged(store, state, new Set(deleted)))) {
         changed = true
         break
       }
@@ -124,6 +126,8 @@ export async function runPrune(input: PruneInput): Promise<PruneReport> {
       for (const key of result.deleted) {
         deleted.push(key)
         bytesFreed += size.get(key) ?? 0
+        const release = state.recordKeys.get(key)
+        if (release !== undefined) deletedReleases.push(release)
       }
       if (result.errors.length) {
         // stop here: what is left (records last) is retried by the next prune
@@ -184,12 +188,12 @@ function recordView(r: ReleaseRecord, key: string, prefix: string): ReleaseRecor
   return view
 }
 
-/** The release records are as the plan saw them: same keys, same sizes and ETags. */
-async function recordsUnchanged(store: ObjectStore, state: BucketState): Promise<boolean> {
+/** The release records are as the plan saw them (less those this prune deleted): same keys, sizes and ETags. */
+async function recordsUnchanged(store: ObjectStore, state: BucketState, deletedByUs: ReadonlySet<string>): Promise<boolean> {
   const dir = state.prefix + RECORDS_DIR
   const seen = (list: { key: string; size: number; etag: string }[]) =>
     list
-      .filter((o) => o.key.startsWith(dir))
+      .filter((o) => o.key.startsWith(dir) && !deletedByUs.has(o.key))
       .map((o) => `${o.key}\0${o.size}\0${o.etag}`)
       .sort()
       .join('\n')
