@@ -390,32 +390,61 @@ interface ExecuteInput {
 async function revert(store: ObjectStore, o: PublishRunOptions, files: PlannedFile[], previous: ReleaseRecord | undefined): Promise<{ restored: string[]; failed: string[] }> {
   const restored: string[] = []
   const failed: string[] = []
-  await pool(files, o.concurrency, async (f) => {
-    const snap = previous?.snapshots?.[f.path]
-    try {
-      if (!snap) {
-        // new in this release (nothing to put back), or a previous release without snapshots
-        if (previous?.files[f.path]) failed.push(f.key)
-        return
-      }
-      const body = await store.getBytes(o.prefix + snap.key)
-      if (body === undefined) throw new Error('snapshot missing')
-      await store.put({
-        key: f.key,
-        body,
-        contentLength: body.length,
-        contentType: snap.contentType,
-        cacheControl: snap.cacheControl,
-        ...(snap.contentEncoding !== undefined ? { contentEncoding: snap.contentEncoding } : {}),
-        ...(snap.extra && Object.keys(snap.extra).length ? { metadata: { ...snap.extra } } : {}),
-        md5: md5(body),
-      })
-      restored.push(f.key)
-    } catch {
-      failed.push(f.key)
-    }
-  })
+  let todo = files
+  // the store that just failed is often back within seconds (a restart, a throttling burst):
+  // a few more rounds, further apart, before giving up
+  for (const pause of REVERT_PAUSES_MS) {
+    const again: PlannedFile[] = []
+    await pool(todo, o.concurrency, async (f) => {
+      const done = await revertOne(store, o, f, previous)
+      if (done === 'restored') restored.push(f.key)
+      else if (done === 'failed' && previous?.snapshots?.[f.path]) again.push(f)
+      else if (done === 'failed') failed.push(f.key)
+    })
+    todo = again
+    if (todo.length === 0) break
+    await new Promise((resolve) => setTimeout(resolve, pause))
+  }
+  failed.push(...todo.map((f) => f.key))
   return { restored: restored.sort(), failed: failed.sort() }
+}
+
+/** Whether the stable manifest holds these bytes; `undefined` when the store cannot tell (still failing). */
+async function manifestLanded(store: ObjectStore, key: string, md5Hex: string): Promise<boolean | undefined> {
+  for (const pause of REVERT_PAUSES_MS) {
+    try {
+      return (await store.head(key))?.etag === md5Hex
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, pause))
+    }
+  }
+  return undefined
+}
+
+/** Pauses between the rounds of a revert (about 8 s in all). */
+const REVERT_PAUSES_MS = [250, 500, 1000, 2000, 4000, 0]
+
+/** Put one file back: `'restored'`, `'new'` (the previous release had no such file), or `'failed'`. */
+async function revertOne(store: ObjectStore, o: PublishRunOptions, f: PlannedFile, previous: ReleaseRecord | undefined): Promise<'restored' | 'new' | 'failed'> {
+  const snap = previous?.snapshots?.[f.path]
+  if (!snap) return previous?.files[f.path] ? 'failed' : 'new'
+  try {
+    const body = await store.getBytes(o.prefix + snap.key)
+    if (body === undefined) return 'failed'
+    await store.put({
+      key: f.key,
+      body,
+      contentLength: body.length,
+      contentType: snap.contentType,
+      cacheControl: snap.cacheControl,
+      ...(snap.contentEncoding !== undefined ? { contentEncoding: snap.contentEncoding } : {}),
+      ...(snap.extra && Object.keys(snap.extra).length ? { metadata: { ...snap.extra } } : {}),
+      md5: md5(body),
+    })
+    return 'restored'
+  } catch {
+    return 'failed'
+  }
 }
 
 /** The record of a release once current. */
@@ -486,6 +515,7 @@ async function execute(x: ExecuteInput): Promise<ReleaseRecord> {
   // a stable manifest that already has this build's bytes names this release
   tracker.switched = plan.manifest.action === 'skip'
   const overwritten: PlannedFile[] = []
+  let manifestSent = false
   try {
     await pool(plan.mutable.filter((f) => f.action === 'upload').sort(bySize), x.options.concurrency, async (f) => {
       overwritten.push(f)
@@ -493,6 +523,7 @@ async function execute(x: ExecuteInput): Promise<ReleaseRecord> {
     })
     if (plan.manifest.action === 'upload') {
       const m = plan.manifest
+      manifestSent = true
       await store.put({
         key: m.key,
         body: local.manifestBytes,
@@ -505,7 +536,14 @@ async function execute(x: ExecuteInput): Promise<ReleaseRecord> {
       report.bytes.uploaded += local.manifestBytes.length
     }
   } catch (err) {
-    if (!tracker.switched) tracker.reverted = await revert(store, x.options, overwritten, x.previousRecord)
+    if (!tracker.switched) {
+      // a manifest PUT that failed may still have landed (the answer was lost): look before
+      // putting the previous bytes back under a manifest that already names this release
+      const landed = manifestSent ? await manifestLanded(store, plan.manifest.key, local.manifestDigest.md5) : false
+      if (landed === true) tracker.switched = true
+      else if (landed === false) tracker.reverted = await revert(store, x.options, overwritten, x.previousRecord)
+      else tracker.reverted = { restored: [], failed: overwritten.map((f) => f.key).sort() }
+    }
     throw err
   }
   const record = currentRecord(plan, label, local, x.digests, publishedAt)

@@ -113,7 +113,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('publishing while the %s
       console.log(
         `[faults] kill-restart ${name} seed=${SEED}: publishes attempted=${stats.attempted} succeeded=${stats.succeeded} failed=${stats.failed} ` +
           `reruns=${stats.reruns} (all completed) restarts=${stats.restarts} (avg ${(stats.restartMs / Math.max(stats.restarts, 1) / 1000).toFixed(2)} s) ` +
-          `upstream connection errors=${proxy.upstreamErrors()} files checked=${stats.filesChecked} lost=${stats.filesLost} mutable mismatched=${stats.filesMismatched}; ${outcomes.join(', ')}` +
+          `upstream connection errors=${proxy.upstreamErrors()} files checked=${stats.filesChecked} lost=${stats.filesLost} mutable mismatched=${stats.filesMismatched} switches left mixed (declared, rerun completed)=${stats.switchesLeftMixed ?? 0}; ${outcomes.join(', ')}` +
           (stats.violations.length ? `; violations: ${stats.violations.join(' | ')}` : ''),
       )
     }
