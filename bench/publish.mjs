@@ -13,7 +13,8 @@
 // then `cdn` and `aws` publish the unchanged build again. Prints medians and the ratios, and
 // counts the requests of the unchanged `cdn` publish through a counting loopback proxy.
 // Servers are started with test/servers (radosgw needs the Debian ceph packages; see README).
-// CDN_BENCH_CPU_PROF=<dir> writes a CPU profile of every child process there.
+// CDN_BENCH_CPU_PROF=<dir> writes a CPU profile of every child process there; CDN_BENCH_VERBOSE=1
+// prints what each cdn child reports (counts and the durations of its phases).
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -38,8 +39,10 @@ async function child([tool, dir, bucket, endpoint, concurrency]) {
     const options = resolvePublishOptions({ bucket, endpoint, forcePathStyle: true, prefix: PREFIX, ...c }, { process: process.env })
     // the whole deploy as the plugin runs it: publish, then prune with the default retention
     const logger = { info() {}, warn() {} }
-    const { report } = await runDeploy({ outDir: dir, manifest: 'cdn-manifest.json', options, retention: resolveRetention(undefined), logger, warn() {} })
-    process.stdout.write(`${JSON.stringify({ uploaded: report.uploaded.length, skipped: report.skipped.length })}\n`)
+    const t0 = performance.now()
+    const { report, prune } = await runDeploy({ outDir: dir, manifest: 'cdn-manifest.json', options, retention: resolveRetention(undefined), logger, warn() {} })
+    const phases = { read: report.durations.readMs, upload: report.durations.uploadMs, prune: prune?.durationMs, total: Math.round(performance.now() - t0) }
+    process.stdout.write(`${JSON.stringify({ uploaded: report.uploaded.length, skipped: report.skipped.length, phases })}\n`)
   } else if (tool === 'sdk') {
     const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3')
     const { readFile } = await import('node:fs/promises')
@@ -276,12 +279,16 @@ function timed(cmd, args, env) {
     const t0 = performance.now()
     const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let err = ''
-    p.stdout.resume()
+    let out = ''
+    p.stdout.on('data', (d) => (out += d))
     p.stderr.on('data', (d) => (err += d))
     p.on('close', (code) => {
       const ms = performance.now() - t0
       if (code !== 0) reject(new Error(`${cmd} ${args.slice(0, 3).join(' ')} failed (${code}):\n${err.slice(-2000)}`))
-      else resolve(ms)
+      else {
+        if (process.env.CDN_BENCH_VERBOSE && out.trim()) console.log(`    ${out.trim()}`)
+        resolve(ms)
+      }
     })
   })
 }

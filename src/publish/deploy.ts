@@ -78,7 +78,7 @@ export async function runDeploy(input: DeployInput): Promise<DeployResult> {
       ...(input.now ? { now: input.now } : {}),
       // a dry run plans the prune that would follow the publish: the new release current
       ...(o.dryRun && !outcome.wasCurrent ? { assumeCurrent: outcome.record } : {}),
-      ...(outcome.unchanged ? { known: outcome.unchanged } : {}),
+      known: outcome.known,
     })
     report.prune = pruneSection(prune)
     if (prune.skipped) logger.info(`pruning skipped: ${prune.skipped}`)

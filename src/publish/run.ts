@@ -117,10 +117,11 @@ export interface PublishOutcome {
   /** The release was current before this publish, which changed nothing that names files. */
   wasCurrent: boolean
   /**
-   * When the publish wrote nothing to the bucket: what it read, still accurate, so a prune that
-   * follows need not read it again.
+   * The bucket as this publish knows it: what it read, with what it wrote on top. A prune that
+   * follows starts from it instead of reading everything again (it lists the records before each
+   * batch of deletions anyway, so a concurrent writer is still noticed).
    */
-  unchanged?: { listing: StoredObject[]; records: ReleaseRecord[]; current: string | undefined }
+  known: { listing: StoredObject[]; records: ReleaseRecord[]; current: string | undefined }
   /** One line for the log: what was uploaded, skipped and sent. */
   summary: string
 }
@@ -149,15 +150,24 @@ export async function runPublish(input: RunPublishInput): Promise<PublishOutcome
       fillDryRunReport(report, plan)
       if (conflicts.length) throw conflictError(o, plan, conflicts, true)
       const record = currentRecord(plan, label, local, digests, now().toISOString())
-      return { report, record, wasCurrent: !plan.activate.write, summary: dryRunSummary(plan, performance.now() - t0), unchanged: seen(remote) }
+      return { report, record, wasCurrent: !plan.activate.write, summary: dryRunSummary(plan, performance.now() - t0), known: knownState(remote, new Map(), []) }
     }
     if (conflicts.length) throw conflictError(o, plan, conflicts, false)
 
     uploadStart = performance.now()
-    const record = await execute({ store, outDir, options: o, plan, local, digests, previousRecord: remote.previousRecord, label, logger, now, report, tracker })
-    const outcome: PublishOutcome = { report, record, wasCurrent: !plan.activate.write, summary: summaryLine(plan, report, performance.now() - t0) }
-    if (report.uploaded.length === 0) outcome.unchanged = seen(remote)
-    return outcome
+    const written = new Map<string, StoredObject>()
+    const recording: ObjectStore = {
+      ...store,
+      put: async (req) => {
+        await store.put(req)
+        written.set(req.key, { key: req.key, size: req.contentLength, etag: req.md5 ?? '', lastModified: now() })
+      },
+    }
+    const record = await execute({ store: recording, outDir, options: o, plan, local, digests, previousRecord: remote.previousRecord, label, logger, now, report, tracker })
+    const previous = plan.previous?.write && remote.previousRecord ? { ...remote.previousRecord, state: 'replaced' as const, replacedAt: record.publishedAt! } : remote.previousRecord
+    const own = plan.activate.write ? record : (remote.ownRecord ?? record)
+    const known = knownState(remote, written, [own, ...(previous ? [previous] : [])], record.release)
+    return { report, record, wasCurrent: !plan.activate.write, summary: summaryLine(plan, report, performance.now() - t0), known }
   } catch (err) {
     const e = tracker.explain(toPublishError(err, o))
     report.ok = false
@@ -285,10 +295,11 @@ interface Remote {
   previousRecord?: ReleaseRecord
 }
 
-/** What was read of the bucket, as a prune can reuse it. */
-function seen(remote: Remote): NonNullable<PublishOutcome['unchanged']> {
-  const records = [remote.ownRecord, remote.previousRecord].filter((r): r is ReleaseRecord => r !== undefined)
-  return { listing: remote.listing, records, current: remote.pointer }
+/** What was read of the bucket, with what was written over it. */
+function knownState(remote: Remote, written: Map<string, StoredObject>, records: ReleaseRecord[], current = remote.pointer): PublishOutcome['known'] {
+  const listing = [...remote.listing.filter((o) => !written.has(o.key)), ...written.values()]
+  const byRelease = new Map([remote.ownRecord, remote.previousRecord, ...records].filter((r): r is ReleaseRecord => r !== undefined).map((r) => [r.release, r]))
+  return { listing, records: [...byRelease.values()], current }
 }
 
 async function readRemote(store: ObjectStore, prefix: string, local: Local, listing: StoredObject[]): Promise<Remote> {
