@@ -804,7 +804,9 @@ function printPlan(logger: PublishLogger, plan: PublishPlan): void {
   }
   files(' 2. fingerprinted files', plan.immutable)
   logger.info(' 3. snapshots')
-  for (const snap of plan.snapshots) line(snap.action, snap.key, `snapshot of ${snap.path}, ${snap.reason}`)
+  for (const snap of plan.snapshots) if (snap.action === 'upload') line(snap.action, snap.key, `snapshot of ${snap.path}, ${snap.reason}`)
+  const kept = plan.snapshots.filter((snap) => snap.action === 'skip').length
+  if (kept) logger.info(`  ${'skip'.padEnd(8)} ${kept} snapshot(s) already stored`)
   files(' 4. switch: other files, then the manifest', plan.mutable)
   line(plan.manifest.action, plan.manifest.key, `${formatBytes(plan.manifest.size)}, ${plan.manifest.reason}`)
   line(plan.activate.write ? 'write' : 'skip', plan.record.key, plan.activate.reason)

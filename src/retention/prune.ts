@@ -166,13 +166,19 @@ export function policyInput(state: BucketState, retention: ResolvedRetention, no
     current = assumeCurrent.release
   }
   const { allowRootPrefix: _, ...policy } = retention
+  const listing = state.listing.map((o) => ({ key: o.key, size: o.size, lastModified: o.lastModified.getTime() }))
+  if (assumeCurrent) {
+    // as if its publish had written its files too
+    const listed = new Set(listing.map((o) => o.key))
+    for (const key of releaseKeys(assumeCurrent, prefix)) if (!listed.has(key)) listing.push({ key, size: assumeCurrent.files[key.slice(prefix.length)]?.size ?? 0, lastModified: now })
+  }
   return {
     prefix,
     now,
     current,
     records: views,
     unreadableRecords: state.unreadable,
-    listing: state.listing.map((o) => ({ key: o.key, size: o.size, lastModified: o.lastModified.getTime() })),
+    listing,
     protectedKeys: [state.manifestKey],
     policy,
   }
