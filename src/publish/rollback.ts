@@ -143,7 +143,8 @@ function checkComplete(state: BucketState, target: ReleaseRecord, manifest: stri
   return snapshots
 }
 
-async function restore(store: ObjectStore, key: string, body: Uint8Array, s: Snapshot): Promise<void> {
+/** Write a snapshot's bytes back under `key`, with the headers the snapshot recorded. */
+export async function restore(store: ObjectStore, key: string, body: Uint8Array, s: Snapshot): Promise<void> {
   await store.put({
     key,
     body,

@@ -39,6 +39,7 @@ import { formatBytes, formatSeconds, Progress, silentLogger, type PublishLogger 
 import { META_DIR, recordKey, type ReleaseRecord } from './record.js'
 import { readRecord as readRecordAt, releaseOfManifest } from './bucket-state.js'
 import { pool } from './pool.js'
+import { restore } from './rollback.js'
 import { createS3Store } from './s3.js'
 import type { ObjectStore, StoredObject } from './store.js'
 
@@ -442,16 +443,7 @@ async function revertOne(store: ObjectStore, o: PublishRunOptions, f: PlannedFil
   try {
     const body = await store.getBytes(o.prefix + snap.key)
     if (body === undefined) return 'failed'
-    await store.put({
-      key: f.key,
-      body,
-      contentLength: body.length,
-      contentType: snap.contentType,
-      cacheControl: snap.cacheControl,
-      ...(snap.contentEncoding !== undefined ? { contentEncoding: snap.contentEncoding } : {}),
-      ...(snap.extra && Object.keys(snap.extra).length ? { metadata: { ...snap.extra } } : {}),
-      md5: md5(body),
-    })
+    await restore(store, f.key, body, snap)
     return 'restored'
   } catch {
     return 'failed'
