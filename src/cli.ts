@@ -313,16 +313,15 @@ function resolveOptions(flags: Flags, config: ConfigFile): ResolvedPublishOption
 }
 
 function resolveRetentionFlags(flags: Flags, config: RetentionOptions | false | undefined): ResolvedRetention | false {
-  const o: Record<string, unknown> = config === false ? {} : { ...(config ?? {}) }
-  const given = RETENTION.some((f) => flags[f as keyof Flags] !== undefined)
-  if (config === false && !given) return false
   const fromFlags: Record<string, unknown> = {}
   if (flags.releases !== undefined) fromFlags.releases = integerFlag('releases', flags.releases)
   if (flags['min-age'] !== undefined) fromFlags.minAge = flags['min-age']
   if (flags.grace !== undefined) fromFlags.grace = flags.grace
   if (flags.orphans !== undefined) fromFlags.orphans = flags.orphans
   if (flags['allow-root-prefix'] !== undefined) fromFlags.allowRootPrefix = flags['allow-root-prefix']
-  return asFlagError(() => resolveRetention({ ...o, ...fromFlags } as RetentionOptions), fromFlags, 'retention.')
+  // `retention: false` in the config file holds unless a retention flag asks for pruning
+  if (config === false && Object.keys(fromFlags).length === 0) return false
+  return asFlagError(() => resolveRetention({ ...(config || {}), ...fromFlags } as RetentionOptions), fromFlags, 'retention.')
 }
 
 /** Option name → the flag that sets it. */

@@ -5,8 +5,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, request as httpRequest, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
@@ -20,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import { CdnPublishError } from '../src/errors.js'
 import { createS3Store, type S3StoreOptions } from '../src/publish/s3.js'
 import type { ObjectStore } from '../src/publish/store.js'
-import { adminClient, closedPort, credsEnv, listAll, objectExists, withEnv } from './helpers/s3.js'
+import { adminClient, closedPort, credsEnv, listAll, objectExists, startCountingProxy, withEnv } from './helpers/s3.js'
 import { restartFront, type S3ServerInfo } from './servers/index.js'
 
 const servers = inject('s3servers')
@@ -74,44 +72,6 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<u
   )
 }
 
-/**
- * A loopback proxy that answers the first PUT with 503 SlowDown (after reading its body) and
- * forwards everything else unchanged (the Host header too, so signatures stay valid).
- */
-async function flakyProxy(upstream: string): Promise<{ endpoint: string; failedPuts: () => number; close: () => Promise<void> }> {
-  const target = new URL(upstream)
-  let failed = 0
-  const server: Server = createServer((req, res) => {
-    if (req.method === 'PUT' && failed === 0) {
-      failed++
-      req.resume()
-      req.on('end', () => {
-        res.writeHead(503, { 'content-type': 'application/xml' })
-        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>')
-      })
-      return
-    }
-    const up = httpRequest(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-      (upRes) => {
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers)
-        upRes.pipe(res)
-      },
-    )
-    up.on('error', () => res.destroy())
-    req.pipe(up)
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    failedPuts: () => failed,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections()
-        server.close(() => r())
-      }),
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -227,7 +187,9 @@ describe.each(servers.map((s) => [s.name, s] as const))('createS3Store on %s', (
     const bytes = randomBytes(256 * 1024 + 3)
     const path = join(tmp, 'retry.bin')
     writeFileSync(path, bytes)
-    const proxy = await flakyProxy(server.endpoint)
+    const proxy = await startCountingProxy(server.endpoint)
+    let puts = 0
+    proxy.failWhen((r) => r.method === 'PUT' && ++puts === 1, { status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' })
     try {
       const viaProxy = storeFor({ ...server, endpoint: proxy.endpoint }, bucket)
       await withCreds(() =>
@@ -239,7 +201,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('createS3Store on %s', (
           cacheControl: 'no-cache',
         }),
       )
-      expect(proxy.failedPuts()).toBe(1)
+      expect(proxy.requests().filter((r) => r.method === 'PUT').map((r) => r.status)).toEqual([503, 200])
     } finally {
       await proxy.close()
     }

@@ -18,7 +18,7 @@ import {
   type PutObjectCommandInput,
 } from '@aws-sdk/client-s3'
 import { CdnPublishError, Codes } from '../errors.js'
-import type { DeleteResult, ObjectHead, ObjectStore, PutRequest, StoredObject } from './store.js'
+import { MAX_DELETE_BATCH, type DeleteResult, type ObjectHead, type ObjectStore, type PutRequest, type StoredObject } from './store.js'
 
 export interface S3StoreOptions {
   bucket: string
@@ -68,7 +68,6 @@ const IAM_ACTION: Record<StoreOperation, string> = {
   delete: 's3:DeleteObject',
 }
 
-const DELETE_BATCH = 1000
 
 /**
  * Default idle timeout of a request attempt. With 3 attempts (the SDK arms the timer about 3 s
@@ -239,8 +238,8 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
 
     async deleteMany(keys) {
       const result: DeleteResult = { deleted: [], errors: [] }
-      for (let i = 0; i < keys.length; i += DELETE_BATCH) {
-        const batch = keys.slice(i, i + DELETE_BATCH)
+      for (let i = 0; i < keys.length; i += MAX_DELETE_BATCH) {
+        const batch = keys.slice(i, i + MAX_DELETE_BATCH)
         const command = new DeleteObjectsCommand({
           Bucket: bucket,
           Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
@@ -274,7 +273,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
             await secrets(),
           )
           for (const k of batch) result.errors.push({ key: k, code: mapped.code, message: mapped.message })
-          for (const k of keys.slice(i + DELETE_BATCH)) {
+          for (const k of keys.slice(i + MAX_DELETE_BATCH)) {
             result.errors.push({ key: k, code: 'NOT_ATTEMPTED', message: 'not attempted: an earlier delete batch failed' })
           }
           break

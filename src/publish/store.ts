@@ -35,6 +35,9 @@ export interface ObjectHead {
   lastModified: Date
 }
 
+/** Keys per DeleteObjects request: the S3 limit. */
+export const MAX_DELETE_BATCH = 1000
+
 export interface DeleteResult {
   deleted: string[]
   errors: { key: string; code: string; message: string }[]
@@ -50,7 +53,7 @@ export interface ObjectStore {
   /** Metadata of one object, or `undefined` when it does not exist. */
   head(key: string): Promise<ObjectHead | undefined>
   put(request: PutRequest): Promise<void>
-  /** Delete keys in batches of at most 1000; per-key failures are reported, not thrown. */
+  /** Delete keys in batches of at most `MAX_DELETE_BATCH`; per-key failures are reported, not thrown. */
   deleteMany(keys: string[]): Promise<DeleteResult>
   /** Parse a JSON object, or `undefined` when it does not exist. */
   getJson<T = unknown>(key: string): Promise<T | undefined>

@@ -12,13 +12,11 @@ import { CdnPublishError, Codes } from '../errors.js'
 import { readBucketState, type BucketState, type KnownState } from '../publish/bucket-state.js'
 import { formatBytes, silentLogger, type PublishLogger } from '../publish/progress.js'
 import { RECORDS_DIR, releaseKeys, type ReleaseRecord } from '../publish/record.js'
-import type { DeleteResult, ObjectStore } from '../publish/store.js'
+import { MAX_DELETE_BATCH, type DeleteResult, type ObjectStore } from '../publish/store.js'
 import { formatDuration } from './duration.js'
 import type { ResolvedRetention } from './options.js'
 import { planPrune, type PolicyInput, type PrunePlan, type ReleaseRecordView } from './policy.js'
 
-/** Keys per DeleteObjects request (the S3 limit). */
-export const DELETE_BATCH = 1000
 /** Plans made before giving up when the records keep changing under the prune. */
 const MAX_PLANS = 5
 
@@ -72,7 +70,7 @@ export async function runPrune(input: PruneInput): Promise<PruneReport> {
   const { store, prefix, retention } = input
   const logger = input.logger ?? silentLogger
   const now = input.now ?? (() => new Date())
-  const batchSize = input.batchSize ?? DELETE_BATCH
+  const batchSize = Math.min(input.batchSize ?? MAX_DELETE_BATCH, MAX_DELETE_BATCH)
   const t0 = performance.now()
   const dryRun = input.dryRun ?? false
 
@@ -229,7 +227,7 @@ function startLine(store: ObjectStore, prefix: string, r: ResolvedRetention, dry
 }
 
 /** The plan, as a dry run prints it: every release with its reasons, every deletion with its reason, kept objects by reason. */
-export function printPlan(logger: PublishLogger, plan: PrunePlan): void {
+function printPlan(logger: PublishLogger, plan: PrunePlan): void {
   logger.info('prune plan:')
   for (const r of plan.releases) logger.info(`  ${(r.keep ? 'keep' : 'delete').padEnd(8)} release ${r.release} (${r.reasons.join('; ')})`)
   for (const o of plan.objects) {

@@ -23,7 +23,7 @@ import { runPrune } from '../../src/retention/prune.js'
 import type { PruneSection } from '../../src/publish/deploy.js'
 import { adminClient, createBucket, credsEnv, listAll, objectExists, putObject, readObject, withEnv } from '../helpers/s3.js'
 import type { BuildResult } from '../helpers/build.js'
-import { bucketState, coded, expectCurrent, expectFailed, expectOk, fixtures, readRecord, recordKeyOf, releaseKeys, tryBuild } from './helpers.js'
+import { bucketState, coded, expectCurrent, expectOk, fixtures, readRecord, recordKeyOf, releaseKeys, tryBuild } from './helpers.js'
 
 const servers = inject('s3servers')
 const fx = fixtures()

@@ -184,8 +184,8 @@ export interface CountingProxy {
   /** Number of requests by HTTP method since the last `reset()`. */
   count(method: string): number
   reset(): void
-  /** Answer matching requests with 500 InternalError instead of forwarding them. */
-  failWhen(predicate: ((r: { method: string; bucket: string; key: string }) => boolean) | undefined): void
+  /** Answer matching requests with an S3 error (500 InternalError unless said) instead of forwarding them. */
+  failWhen(predicate: ((r: { method: string; bucket: string; key: string }) => boolean) | undefined, error?: InjectedError): void
   /**
    * Hold the first request that matches (not forwarded) until `release()`: `arrived` resolves
    * when it is being held. For ordering two clients deterministically.
@@ -193,6 +193,14 @@ export interface CountingProxy {
   hold(predicate: (r: { method: string; bucket: string; key: string; query: string }) => boolean): Gate
   close(): Promise<void>
 }
+
+export interface InjectedError {
+  status: number
+  code: string
+  message: string
+}
+
+const INTERNAL_ERROR: InjectedError = { status: 500, code: 'InternalError', message: 'injected by the test proxy' }
 
 export interface Gate {
   arrived: Promise<void>
@@ -207,6 +215,7 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
   const target = new URL(upstream)
   let seen: SeenRequest[] = []
   let failing: ((r: { method: string; bucket: string; key: string }) => boolean) | undefined
+  let injected = INTERNAL_ERROR
   const gates: { predicate: Parameters<CountingProxy['hold']>[0]; arrive: () => void; released: Promise<void> }[] = []
   const server: Server = createServer(async (req, res) => {
     const { bucket, key, query } = parsePath(req)
@@ -221,10 +230,10 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
     if (failing?.({ method: entry.method, bucket, key })) {
       req.resume()
       req.on('end', () => {
-        entry.status = 500
+        entry.status = injected.status
         seen.push(entry)
-        res.writeHead(500, { 'content-type': 'application/xml' })
-        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected by the test proxy</Message></Error>')
+        res.writeHead(injected.status, { 'content-type': 'application/xml' })
+        res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${injected.code}</Code><Message>${injected.message}</Message></Error>`)
       })
       return
     }
@@ -248,8 +257,9 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
     reset: () => {
       seen = []
     },
-    failWhen: (p) => {
+    failWhen: (p, error = INTERNAL_ERROR) => {
       failing = p
+      injected = error
     },
     hold: (predicate) => {
       let arrive!: () => void
