@@ -30,7 +30,7 @@ import { listFiles } from './build/public-files.js'
 import { createUrls, isRelativeUrl, type RenderBuiltUrl } from './build/urls.js'
 import { CdnPublishError, Codes } from './errors.js'
 import { runPublishStep } from './publish/step.js'
-import { resolveBuildOptions, type CdnPublishOptions, type ResolvedBuildOptions } from './options.js'
+import { resolveBuildOptions, type CdnPublishOptions, type ResolvedBuildOptions } from './options/build.js'
 
 /** The plugin object: plain Rollup plugin API, usable in Vite 7, Vite 8 (Rolldown) and Rollup 4. */
 export interface CdnPublishPlugin {

@@ -1,10 +1,10 @@
 /**
- * The `cdn-publish` command-line binary, end to end: the built `dist/cli.js` is spawned as a child
+ * The `cdn-publish` command-line binary, end to end: the built `dist/cli/index.js` is spawned as a child
  * process with an explicit environment (no AWS or CDN_PUBLISH variables but the ones a test sets,
  * no shared AWS config files, no instance metadata) against both S3 test servers (radosgw and
  * s3rver). What landed is read back with the test's own SDK client.
  *
- * Needs `npm run build` first (the binary is dist/cli.js).
+ * Needs `npm run build` first (the binary is dist/cli/index.js).
  */
 import { spawn } from 'node:child_process'
 import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -16,7 +16,7 @@ import { copyFixture, removeDir, repoRoot, viteBuild, type BuildResult } from '.
 import { adminClient, closedPort, createBucket, credsEnv, listAll, readObject, type EnvVars } from './helpers/s3.js'
 
 const servers = inject('s3servers')
-const CLI = path.join(repoRoot, 'dist/cli.js')
+const CLI = path.join(repoRoot, 'dist/cli/index.js')
 const tmpRoot = path.join(repoRoot, 'test/.tmp')
 const STACK_RE = /\n\s+at\s/
 
@@ -56,7 +56,7 @@ function cliEnv(extra: EnvVars | Record<string, string> = {}): NodeJS.ProcessEnv
   return { ...env, ...extra }
 }
 
-/** Spawn the real binary (`node dist/cli.js …`) and collect its output and exit code. */
+/** Spawn the real binary (`node dist/cli/index.js …`) and collect its output and exit code. */
 function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })

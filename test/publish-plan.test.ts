@@ -6,8 +6,8 @@ import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import type { ManifestFile } from '../src/build/manifest-types.js'
 import { CdnPublishError } from '../src/errors.js'
-import { compileGlob } from '../src/publish/glob.js'
-import { normalizePrefix, resolvePublishOptions, type PublishOptions } from '../src/publish/options.js'
+import { compileGlob } from '../src/util/glob.js'
+import { normalizePrefix, resolvePublishOptions, type PublishOptions } from '../src/options/publish.js'
 import {
   headersHash,
   localFiles,
@@ -21,9 +21,9 @@ import {
   type PlanInput,
   type StoredDigest,
 } from '../src/publish/plan.js'
-import { formatBytes, Progress } from '../src/publish/progress.js'
-import type { ReleaseRecord } from '../src/publish/record.js'
-import type { StoredObject } from '../src/publish/store.js'
+import { formatBytes, Progress } from '../src/log.js'
+import type { ReleaseRecord } from '../src/bucket/record.js'
+import type { StoredObject } from '../src/bucket/store.js'
 
 // ---------------------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { CdnPublishError, Codes } from '../src/errors.js'
-import { formatDuration, parseDuration } from '../src/retention/duration.js'
-import { resolveRetention } from '../src/retention/options.js'
+import { formatDuration, parseDuration } from '../src/util/duration.js'
+import { resolveRetention } from '../src/options/retention.js'
 import {
   planPrune,
   type ListedObject,
@@ -9,8 +9,8 @@ import {
   type PolicyInput,
   type PrunePlan,
   type ReleaseRecordView,
-  type RetentionPolicy,
 } from '../src/retention/policy.js'
+import type { RetentionPolicy } from '../src/options/retention.js'
 
 const S = 1000
 const M = 60 * S

@@ -10,7 +10,8 @@
 import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { PENDING_WAIT_MIN, planPrune, type ListedObject, type PrunePlan, type ReleaseRecordView, type RetentionPolicy } from '../src/retention/policy.js'
+import { PENDING_WAIT_MIN, planPrune, type ListedObject, type PrunePlan, type ReleaseRecordView } from '../src/retention/policy.js'
+import type { RetentionPolicy } from '../src/options/retention.js'
 
 const NUM_RUNS = Number(process.env.FC_RUNS ?? 200)
 

@@ -16,8 +16,8 @@ import {
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import { CdnPublishError } from '../src/errors.js'
-import { createS3Store, type S3StoreOptions } from '../src/publish/s3.js'
-import type { ObjectStore } from '../src/publish/store.js'
+import { createS3Store, type S3StoreOptions } from '../src/bucket/s3.js'
+import type { ObjectStore } from '../src/bucket/store.js'
 import { adminClient, closedPort, credsEnv, listAll, objectExists, startCountingProxy, withEnv } from './helpers/s3.js'
 import { restartFront, type S3ServerInfo } from './servers/index.js'
 

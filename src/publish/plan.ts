@@ -5,10 +5,10 @@
  */
 import { createHash } from 'node:crypto'
 import type { CdnManifest, ManifestFile } from '../build/manifest-types.js'
-import { matchesAny } from './glob.js'
-import type { PrecompressEncoding, ResolvedPublishOptions } from './options.js'
-import { recordKey, snapshotKey, type ReleaseFile, type ReleaseRecord, type Snapshot } from './record.js'
-import type { StoredObject } from './store.js'
+import { matchesAny } from '../util/glob.js'
+import type { PrecompressEncoding, ResolvedPublishOptions } from '../options/publish.js'
+import { recordKey, snapshotKey, type ReleaseFile, type ReleaseRecord, type Snapshot } from '../bucket/record.js'
+import type { StoredObject } from '../bucket/store.js'
 
 /** Headers an object is stored with. */
 export interface ObjectHeaders {

@@ -20,7 +20,7 @@ import { brotliCompress, brotliDecompress, constants as zlib, gunzip, gzip } fro
 import { integrity as sha384, md5Hex as md5 } from '../build/hash.js'
 import type { CdnManifest } from '../build/manifest-types.js'
 import { CdnPublishError, Codes } from '../errors.js'
-import type { PrecompressEncoding, ResolvedPublishOptions, SourcedOption } from './options.js'
+import type { PrecompressEncoding, ResolvedPublishOptions, SourcedOption } from '../options/publish.js'
 import {
   allFiles,
   localFiles,
@@ -35,13 +35,13 @@ import {
   type PublishPlan,
   type StoredDigest,
 } from './plan.js'
-import { formatBytes, formatSeconds, Progress, silentLogger, type PublishLogger } from './progress.js'
-import { META_DIR, recordKey, type ReleaseRecord } from './record.js'
-import { readRecord as readRecordAt, releaseOfManifest } from './bucket-state.js'
-import { pool } from './pool.js'
-import { restore } from './rollback.js'
-import { createS3Store } from './s3.js'
-import type { ObjectStore, StoredObject } from './store.js'
+import { formatBytes, formatSeconds, Progress, silentLogger, type PublishLogger } from '../log.js'
+import { META_DIR, recordKey, type ReleaseRecord } from '../bucket/record.js'
+import { readRecord as readRecordAt, releaseOfManifest } from '../bucket/state.js'
+import { pool } from '../util/pool.js'
+import { restore } from '../rollback.js'
+import { createS3Store } from '../bucket/s3.js'
+import type { ObjectStore, StoredObject } from '../bucket/store.js'
 
 export const REPORT_FILE = 'cdn-publish-report.json'
 

@@ -1,9 +1,9 @@
 import { CdnPublishError, Codes } from '../errors.js'
 import type { ViteConfigLike } from '../plugin.js'
-import { loadEnvFiles, resolvePublishOptions, type PublishOptions, type ResolvedPublishOptions } from './options.js'
-import { resolveRetention, type RetentionOptions } from '../retention/options.js'
-import { runDeploy } from './deploy.js'
-import type { PublishLogger } from './progress.js'
+import { loadEnvFiles, resolvePublishOptions, type PublishOptions, type ResolvedPublishOptions } from '../options/publish.js'
+import { resolveRetention, type RetentionOptions } from '../options/retention.js'
+import { runDeploy } from '../deploy/deploy.js'
+import type { PublishLogger } from '../log.js'
 
 /** What the plugin hands the publish step after a client build wrote its output. */
 export interface PublishStepInput {

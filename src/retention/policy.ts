@@ -6,8 +6,9 @@
  * a publish writes its record before any of its files, so every file in the listing is then named
  * by a record the caller has read.
  */
-import { META_DIR, RECORDS_DIR } from '../publish/record.js'
-import { formatDuration } from './duration.js'
+import { META_DIR, RECORDS_DIR } from '../bucket/record.js'
+import type { RetentionPolicy } from '../options/retention.js'
+import { formatDuration } from '../util/duration.js'
 
 export interface ReleaseRecordView {
   /** Release id. */
@@ -34,17 +35,6 @@ export interface ListedObject {
   size: number
   /** ms since the epoch. */
   lastModified: number
-}
-
-export interface RetentionPolicy {
-  /** Releases kept by count, the current one included (>= 1). */
-  releases: number
-  /** ms: a release published less than this ago is kept. */
-  minAge: number
-  /** ms: a release's files are kept until this long after it stopped being current. */
-  grace: number
-  /** Whether objects no record names may be deleted (only when older than `grace`). */
-  orphans: 'keep' | 'delete'
 }
 
 export interface PolicyInput {

@@ -9,12 +9,12 @@
  * releases whose files could not all be deleted stay, so the next prune finishes the job.
  */
 import { CdnPublishError, Codes } from '../errors.js'
-import { readBucketState, type BucketState, type KnownState } from '../publish/bucket-state.js'
-import { formatBytes, silentLogger, type PublishLogger } from '../publish/progress.js'
-import { RECORDS_DIR, releaseKeys, type ReleaseRecord } from '../publish/record.js'
-import { MAX_DELETE_BATCH, type DeleteResult, type ObjectStore } from '../publish/store.js'
-import { formatDuration } from './duration.js'
-import type { ResolvedRetention } from './options.js'
+import { readBucketState, type BucketState, type KnownState } from '../bucket/state.js'
+import { formatBytes, silentLogger, type PublishLogger } from '../log.js'
+import { RECORDS_DIR, releaseKeys, type ReleaseRecord } from '../bucket/record.js'
+import { MAX_DELETE_BATCH, type DeleteResult, type ObjectStore } from '../bucket/store.js'
+import { formatDuration } from '../util/duration.js'
+import type { ResolvedRetention } from '../options/retention.js'
 import { planPrune, type PolicyInput, type PrunePlan, type ReleaseRecordView } from './policy.js'
 
 /** Plans made before giving up when the records keep changing under the prune. */

@@ -2,7 +2,7 @@
  * Bad input, publishing: wrong or missing credentials, a wrong region, a bucket that does not
  * exist, refused operations, an output directory changed between the build and a CLI publish,
  * and empty prefixes with retention on. Real Vite builds publish to both S3 test servers with
- * the real SDK; the CLI cases spawn the built `dist/cli.js` (run `npm run build` first).
+ * the real SDK; the CLI cases spawn the built `dist/cli/index.js` (run `npm run build` first).
  *
  * Each bucket first gets a complete release A. Whatever goes wrong afterwards, release A must
  * still be complete and current, and a failure before any write must leave the bucket exactly as
@@ -23,7 +23,7 @@ const fx = fixtures()
 afterAll(() => fx.cleanup())
 
 const PREFIX = 'site/'
-const CLI = path.join(repoRoot, 'dist/cli.js')
+const CLI = path.join(repoRoot, 'dist/cli/index.js')
 const AGGRESSIVE = { releases: 1, minAge: 0, grace: 0 } as const
 /** The radosgw user the test servers create without rights (see test/servers/rgw-start.sh). */
 const RGW_DENIED_UID = 'cdn-denied'

@@ -8,7 +8,7 @@
  * `maxAttempts` 3); the plugin's publish options offer no way to change either.
  */
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
-import { createS3Store } from '../../src/publish/s3.js'
+import { createS3Store } from '../../src/bucket/s3.js'
 import { adminClient, closedPort, createBucket, credsEnv, readObject, withEnv, type EnvVars } from '../helpers/s3.js'
 import { runSeed, startFaultProxy, type FaultProxy } from './fault-proxy.js'
 import { app, CODES, lockServer, publishApp, removeApps } from './support.js'

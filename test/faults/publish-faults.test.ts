@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, inject, onTestFailed, test } from 'vitest'
-import { createS3Store } from '../../src/publish/s3.js'
+import { createS3Store } from '../../src/bucket/s3.js'
 import { adminClient, createBucket, credsEnv, putObject, withEnv } from '../helpers/s3.js'
 import { FAULT_KINDS, runSeed, startFaultProxy, type FaultProxy, type FaultRates } from './fault-proxy.js'
 import { adminGetBytes, app, invariant, lockServer, newInvariantStats, PREFIX, publishApp, readRecord, readServed, removeApps, sri } from './support.js'

@@ -1,6 +1,6 @@
-import { CdnPublishError, Codes } from './errors.js'
-import type { PublishOptions } from './publish/options.js'
-import type { RetentionOptions } from './retention/options.js'
+import { CdnPublishError, Codes } from '../errors.js'
+import type { PublishOptions } from './publish.js'
+import type { RetentionOptions } from './retention.js'
 
 /** Options of the build-side fingerprinting. */
 export interface FingerprintOptions {

@@ -1,5 +1,5 @@
 import { CdnPublishError, Codes } from '../errors.js'
-import { compileGlob, type GlobMatcher } from './glob.js'
+import { compileGlob, type GlobMatcher } from '../util/glob.js'
 
 /** A content encoding the publish step can store files with. */
 export type PrecompressEncoding = 'gzip' | 'br'

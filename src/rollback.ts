@@ -7,13 +7,13 @@
  * otherwise, naming what is missing); restore the mutable files; then the switch — the stable
  * manifest, the release's record marked `current`, the one it replaces marked `replaced`.
  */
-import { md5Hex } from '../build/hash.js'
-import { CdnPublishError, Codes } from '../errors.js'
-import { readBucketState, type BucketState } from './bucket-state.js'
-import { pool } from './pool.js'
-import { formatBytes, formatSeconds, silentLogger, type PublishLogger } from './progress.js'
-import { recordKey, releaseKeys, type ReleaseRecord, type Snapshot } from './record.js'
-import type { ObjectStore } from './store.js'
+import { md5Hex } from './build/hash.js'
+import { CdnPublishError, Codes } from './errors.js'
+import { readBucketState, type BucketState } from './bucket/state.js'
+import { pool } from './util/pool.js'
+import { formatBytes, formatSeconds, silentLogger, type PublishLogger } from './log.js'
+import { recordKey, releaseKeys, type ReleaseRecord, type Snapshot } from './bucket/record.js'
+import type { ObjectStore } from './bucket/store.js'
 
 export interface RollbackInput {
   store: ObjectStore

@@ -1,6 +1,5 @@
 import { CdnPublishError, Codes } from '../errors.js'
-import { parseDuration } from './duration.js'
-import type { RetentionPolicy } from './policy.js'
+import { parseDuration } from '../util/duration.js'
 
 /**
  * Retention of old releases: after each publish (and with `cdn-publish prune`), the files of
@@ -48,6 +47,17 @@ export interface RetentionOptions {
    * @default false
    */
   allowRootPrefix?: boolean
+}
+
+export interface RetentionPolicy {
+  /** Releases kept by count, the current one included (>= 1). */
+  releases: number
+  /** ms: a release published less than this ago is kept. */
+  minAge: number
+  /** ms: a release's files are kept until this long after it stopped being current. */
+  grace: number
+  /** Whether objects no record names may be deleted (only when older than `grace`). */
+  orphans: 'keep' | 'delete'
 }
 
 export type ResolvedRetention = RetentionPolicy & { allowRootPrefix: boolean }

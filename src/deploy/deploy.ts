@@ -7,11 +7,11 @@
  * nothing it skipped is lost, and the next prune retries.
  */
 import { CdnPublishError, Codes } from '../errors.js'
-import type { ResolvedRetention } from '../retention/options.js'
+import type { ResolvedRetention } from '../options/retention.js'
 import { pruneSummary, runPrune, type PruneReport } from '../retention/prune.js'
-import type { PublishLogger } from './progress.js'
-import { createStoreFor, runPublish, writeReport, type PublishReport, type PublishRunOptions } from './run.js'
-import type { ObjectStore } from './store.js'
+import type { PublishLogger } from '../log.js'
+import { createStoreFor, runPublish, writeReport, type PublishReport, type PublishRunOptions } from '../publish/run.js'
+import type { ObjectStore } from '../bucket/store.js'
 
 export interface DeployInput {
   /** Absolute output directory of the build. */

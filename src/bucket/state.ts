@@ -5,7 +5,7 @@
  * The listing is taken first and the records read afterwards. A publish writes its record before
  * any of its files, so every file in the listing belongs to a record read here (or to no record).
  */
-import { pool } from './pool.js'
+import { pool } from '../util/pool.js'
 import { parseRecord, RECORDS_DIR, type ReleaseRecord } from './record.js'
 import type { ObjectStore, StoredObject } from './store.js'
 
