@@ -21,8 +21,9 @@ import { runDeploy } from '../deploy/deploy.js'
 import { ENV_FOR, resolvePublishOptions, type PublishOptions, type ResolvedPublishOptions, type SourcedOption } from '../options/publish.js'
 import { formatBytes, type PublishLogger } from '../log.js'
 import type { ReleaseRecord } from '../bucket/record.js'
+import { openStore } from '../bucket/open.js'
 import { runRollback } from '../rollback.js'
-import { createStoreFor, endpointLabel, type PublishRunOptions } from '../publish/run.js'
+import { endpointLabel, type PublishRunOptions } from '../publish/run.js'
 import { formatDuration } from '../util/duration.js'
 import { resolveRetention, type ResolvedRetention, type RetentionOptions } from '../options/retention.js'
 import { planPrune } from '../retention/policy.js'
@@ -207,7 +208,7 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
       case 'prune':
         return await prune(o, manifest, retention, logger)
       case 'rollback': {
-        const store = createStoreFor(o)
+        const store = await openStore(o)
         await runRollback({ store, prefix: o.prefix, manifest, release: positionals[0], dryRun: o.dryRun, logger, concurrency: o.concurrency })
         return 0
       }
@@ -373,7 +374,7 @@ async function prune(o: PublishRunOptions, manifest: string, retention: Resolved
     logger.info('retention is false in the config file: nothing is ever pruned')
     return 0
   }
-  const store = createStoreFor(o)
+  const store = await openStore(o)
   const r = await runPrune({ store, prefix: o.prefix, manifest, retention, dryRun: o.dryRun, logger, concurrency: o.concurrency })
   if (r.skipped) {
     logger.warn(`pruning skipped: ${r.skipped}`)
@@ -392,7 +393,7 @@ async function prune(o: PublishRunOptions, manifest: string, retention: Resolved
 }
 
 async function status(o: PublishRunOptions, manifest: string, retention: ResolvedRetention | false, json: boolean, io: Io): Promise<number> {
-  const store = createStoreFor(o)
+  const store = await openStore(o)
   const state = await readBucketState(store, o.prefix, manifest, o.concurrency)
   const policy = retention === false ? undefined : retention
   const skipped = policy && o.prefix === '' && !policy.allowRootPrefix ? 'the prefix is empty (see --allow-root-prefix)' : undefined

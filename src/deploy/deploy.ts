@@ -10,7 +10,8 @@ import { CdnPublishError, Codes } from '../errors.js'
 import type { ResolvedRetention } from '../options/retention.js'
 import { pruneSummary, runPrune, type PruneReport } from '../retention/prune.js'
 import type { PublishLogger } from '../log.js'
-import { createStoreFor, runPublish, writeReport, type PublishReport, type PublishRunOptions } from '../publish/run.js'
+import { runPublish, writeReport, type PublishReport, type PublishRunOptions } from '../publish/run.js'
+import { openStore } from '../bucket/open.js'
 import type { ObjectStore } from '../bucket/store.js'
 
 export interface DeployInput {
@@ -50,7 +51,7 @@ export interface PruneSection {
 
 export async function runDeploy(input: DeployInput): Promise<DeployResult> {
   const { options: o, logger } = input
-  const store = input.store ?? createStoreFor(o)
+  const store = input.store ?? (await openStore(o))
   const outcome = await runPublish({
     store,
     outDir: input.outDir,

@@ -40,7 +40,6 @@ import { META_DIR, recordKey, type ReleaseRecord } from '../bucket/record.js'
 import { readRecord as readRecordAt, releaseOfManifest } from '../bucket/state.js'
 import { pool } from '../util/pool.js'
 import { restore } from '../rollback.js'
-import { createS3Store } from '../bucket/s3.js'
 import type { ObjectStore, StoredObject } from '../bucket/store.js'
 
 export const REPORT_FILE = 'cdn-publish-report.json'
@@ -98,17 +97,6 @@ export interface PublishReport {
 const RECORD_CACHE_CONTROL = 'no-cache'
 const SNAPSHOT_CACHE_CONTROL = 'no-cache'
 const JSON_TYPE = 'application/json; charset=utf-8'
-
-/** The store the options describe: `@aws-sdk/client-s3` against AWS S3 or the configured endpoint. */
-export function createStoreFor(o: PublishRunOptions): ObjectStore {
-  return createS3Store({
-    bucket: o.bucket,
-    ...(o.region !== undefined ? { region: o.region } : {}),
-    ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
-    forcePathStyle: o.forcePathStyle,
-    checksums: o.checksums,
-  })
-}
 
 /** What a publish did. */
 export interface PublishOutcome {
