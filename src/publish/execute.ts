@@ -1,0 +1,190 @@
+/**
+ * Steps 1–5 of a publish against the store (the order is explained in ./run.ts): the record
+ * `pending`, the fingerprinted files, the snapshots, a re-check of the files this release reuses,
+ * the switch (mutable files, the stable manifest, the record `current`; the mutable files put
+ * back should it fail), the previous record `replaced`. Fills the report as it goes.
+ */
+import { md5Hex as md5 } from '../build/hash.js'
+import { allFiles, releaseRecord, type LocalFile, type PlannedFile, type PlannedSnapshot, type PublishPlan, type StoredDigest } from './plan.js'
+import { Progress, type PublishLogger } from '../log.js'
+import type { ReleaseRecord } from '../bucket/record.js'
+import { pool } from '../util/pool.js'
+import type { ObjectStore } from '../bucket/store.js'
+import { storedBody } from './encode.js'
+import type { Tracker } from './failure.js'
+import type { Local } from './read.js'
+import { reportFile, type PublishReport, type PublishRunOptions } from './report.js'
+import { manifestLanded, revert } from './revert.js'
+
+const RECORD_CACHE_CONTROL = 'no-cache'
+const SNAPSHOT_CACHE_CONTROL = 'no-cache'
+const JSON_TYPE = 'application/json; charset=utf-8'
+
+export interface ExecuteInput {
+  store: ObjectStore
+  outDir: string
+  options: PublishRunOptions
+  plan: PublishPlan
+  local: Local
+  digests: Map<string, StoredDigest>
+  previousRecord: ReleaseRecord | undefined
+  label: string | undefined
+  logger: PublishLogger
+  now: () => Date
+  report: PublishReport
+  tracker: Tracker
+}
+
+/** The record of a release once current. */
+export function currentRecord(plan: PublishPlan, label: string | undefined, local: Local, digests: Map<string, StoredDigest>, publishedAt: string): ReleaseRecord {
+  const files = local.files.map((file) => ({ file, digest: digests.get(file.path) }))
+  const previous = plan.previous?.release
+  return releaseRecord(plan, label, local.manifestPath, files, 'current', { publishedAt, ...(previous ? { previous } : {}) })
+}
+
+/** Steps 1–5 of `plan`; returns the release's record as it now stands, `current`. */
+export async function execute(x: ExecuteInput): Promise<ReleaseRecord> {
+  const { store, plan, local, report, tracker } = x
+  const label = x.label
+  for (const f of allFiles(plan)) if (f.action === 'skip') report.skipped.push(reportFile(f, f.size))
+
+  // 1. the release record, pending
+  tracker.step = 1
+  const pendingFiles = local.files.map((file) => ({ file }))
+  const previous = plan.previous?.release
+  if (plan.record.write) {
+    await putJson(store, plan.record.key, releaseRecord(plan, label, local.manifestPath, pendingFiles, 'pending', previous ? { previous } : {}), report, plan.record.reason)
+  }
+
+  // the uploads of steps 2 to 4: fingerprinted files, snapshots, mutable files
+  const snapshots = plan.snapshots.filter((s) => s.action === 'upload')
+  const uploads = [...plan.immutable, ...plan.mutable].filter((f) => f.action === 'upload')
+  const progress = new Progress(x.logger, uploads.length + snapshots.length, [...uploads, ...snapshots.map((s) => s.file)].reduce((n, f) => n + f.size, 0))
+  const upload = async (f: PlannedFile) => {
+    const digest = await uploadFile(store, x.outDir, f)
+    x.digests.set(f.path, digest)
+    report.uploaded.push(reportFile(f, digest.size))
+    report.bytes.uploaded += digest.size
+    progress.add(f.size)
+  }
+  const uploadSnapshot = async (snap: PlannedSnapshot) => {
+    const bytes = await putSnapshot(store, x.outDir, local, snap)
+    report.uploaded.push({ path: snap.key.slice(snap.key.lastIndexOf('/') + 1), key: snap.key, bytes, reason: `snapshot of ${snap.path}` })
+    report.bytes.uploaded += bytes
+    progress.add(snap.file.size)
+  }
+  const bySize = (a: { size: number; path: string }, b: { size: number; path: string }) => b.size - a.size || (a.path < b.path ? -1 : 1)
+  tracker.step = 2
+  await pool(plan.immutable.filter((f) => f.action === 'upload').sort(bySize), x.options.concurrency, upload)
+  // 3. the snapshots of the mutable files and the manifest (nothing served changes yet)
+  tracker.step = 3
+  await pool(snapshots, x.options.concurrency, uploadSnapshot)
+
+  // Before the switch: what this release reuses must still be there. A prune that read the
+  // records before this release's record existed may have deleted a file that only expired
+  // releases named; it is uploaded again here, so the switch never names a missing file.
+  if (plan.manifest.action === 'upload' || plan.activate.write) {
+    const reused = [
+      ...[...plan.immutable, ...plan.mutable].filter((f) => f.action === 'skip' && !f.excluded).map((f) => ({ key: f.key, again: () => upload(f) })),
+      ...plan.snapshots.filter((snap) => snap.reason === 'present').map((snap) => ({ key: snap.key, again: () => uploadSnapshot(snap) })),
+    ]
+    if (reused.length) {
+      const present = new Set((await store.list(x.options.prefix)).map((o) => o.key))
+      const gone = reused.filter((r) => !present.has(r.key))
+      if (gone.length) x.logger.warn(`${gone.length} file(s) this release reuses were deleted meanwhile (a concurrent prune?); uploading them again: ${gone.slice(0, 5).map((g) => g.key).join(', ')}${gone.length > 5 ? ', …' : ''}`)
+      await pool(gone, x.options.concurrency, (g) => g.again())
+    }
+  }
+
+  // 4. the switch: the mutable files (every file they name is in place now), the stable
+  // manifest, then this release's record marked current. Should it fail before the manifest is
+  // written, the mutable files already overwritten get the previous release's bytes back from
+  // its snapshots.
+  tracker.step = 4
+  const publishedAt = x.now().toISOString()
+  // a stable manifest that already has this build's bytes names this release
+  tracker.switched = plan.manifest.action === 'skip'
+  const overwritten: PlannedFile[] = []
+  let manifestSent = false
+  try {
+    await pool(plan.mutable.filter((f) => f.action === 'upload').sort(bySize), x.options.concurrency, async (f) => {
+      overwritten.push(f)
+      await upload(f)
+    })
+    if (plan.manifest.action === 'upload') {
+      const m = plan.manifest
+      manifestSent = true
+      await store.put({
+        key: m.key,
+        body: local.manifestBytes,
+        contentLength: local.manifestBytes.length,
+        ...putHeaders(m),
+        md5: local.manifestDigest.md5,
+      })
+      tracker.switched = true
+      report.uploaded.push(reportFile(m, local.manifestBytes.length))
+      report.bytes.uploaded += local.manifestBytes.length
+    }
+  } catch (err) {
+    if (!tracker.switched) {
+      // a manifest PUT that failed may still have landed (the answer was lost): look before
+      // putting the previous bytes back under a manifest that already names this release
+      const landed = manifestSent ? await manifestLanded(store, plan.manifest.key, local.manifestDigest.md5) : false
+      if (landed === true) tracker.switched = true
+      else if (landed === false) tracker.reverted = await revert(store, x.options, overwritten, x.previousRecord)
+      else tracker.reverted = { restored: [], failed: overwritten.map((f) => f.key).sort() }
+    }
+    throw err
+  }
+  const record = currentRecord(plan, label, local, x.digests, publishedAt)
+  if (plan.activate.write) await putJson(store, plan.record.key, record, report, plan.activate.reason)
+  // 5. the release it replaces, marked replaced
+  tracker.step = 5
+  const prev = x.previousRecord
+  if (plan.previous?.write && prev) {
+    await putJson(store, plan.previous.key, { ...prev, state: 'replaced', replacedAt: publishedAt }, report, plan.previous.reason)
+  }
+  return record
+}
+
+async function uploadFile(store: ObjectStore, outDir: string, f: PlannedFile): Promise<StoredDigest> {
+  const { body, size, md5: digest } = await storedBody({ path: outDir }, f, { key: f.key })
+  await store.put({ key: f.key, body, contentLength: size, ...putHeaders(f), md5: digest })
+  return { size, md5: digest }
+}
+
+/** Store the snapshot of a mutable file (its stored bytes) or of the manifest; returns the bytes sent. */
+async function putSnapshot(store: ObjectStore, outDir: string, local: Local, snap: PlannedSnapshot): Promise<number> {
+  const { body, size, md5: digest } =
+    snap.path === local.manifestPath
+      ? { body: local.manifestBytes, size: local.manifestBytes.length, md5: local.manifestDigest.md5 }
+      : await storedBody({ path: outDir }, snap.file, { key: snap.key })
+  const h = snap.file.headers
+  await store.put({
+    key: snap.key,
+    body,
+    contentLength: size,
+    contentType: h.contentType,
+    cacheControl: SNAPSHOT_CACHE_CONTROL,
+    ...(h.contentEncoding !== undefined ? { contentEncoding: h.contentEncoding } : {}),
+    md5: digest,
+  })
+  return size
+}
+
+function putHeaders(f: LocalFile) {
+  const h = f.headers
+  return {
+    contentType: h.contentType,
+    cacheControl: h.cacheControl,
+    ...(h.contentEncoding !== undefined ? { contentEncoding: h.contentEncoding } : {}),
+    ...(Object.keys(h.extra).length ? { metadata: { ...h.extra } } : {}),
+  }
+}
+
+async function putJson(store: ObjectStore, key: string, value: unknown, report: PublishReport, reason: string): Promise<void> {
+  const body = Buffer.from(`${JSON.stringify(value, undefined, 2)}\n`)
+  await store.put({ key, body, contentLength: body.length, contentType: JSON_TYPE, cacheControl: RECORD_CACHE_CONTROL, md5: md5(body) })
+  report.uploaded.push({ path: key.slice(key.lastIndexOf('/') + 1), key, bytes: body.length, reason })
+  report.bytes.uploaded += body.length
+}
