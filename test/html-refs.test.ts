@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { encodeAttributeValue, findHtmlRefs, type HtmlRef } from '../src/build/html-refs.js'
+import { encodeAttributeValue, findHtmlRefs, rewriteHtml, type HtmlRef } from '../src/build/html-refs.js'
 
 /** [tag, attr, value] of every ref, the compact form most cases compare against. */
 const triples = (html: string) => findHtmlRefs(html).map((r) => [r.tag, r.attr, r.value])
@@ -422,5 +422,37 @@ describe('findHtmlRefs: robustness', () => {
     const refs = findHtmlRefs(html)
     expect(refs).toHaveLength(80000)
     expect(refs.at(-1)).toMatchObject({ kind: 'style', value: 'x:y' })
+  })
+})
+
+describe('rewriteHtml', () => {
+  const upper = { attr: (v: string) => v.toUpperCase(), style: (css: string) => css.replace('a.png', 'b.png') }
+
+  it('edits attribute values, srcset candidates and styles in place, encoding for the quoting', () => {
+    const html = '<img src="a.png" srcset="x.png 1x, y.png 2x"><img src=a&amp;b.png><p style=\'background:url("a.png")\'></p><style>p{background:url(a.png)}</style>'
+    expect(rewriteHtml(html, upper)).toBe(
+      '<img src="A.PNG" srcset="X.PNG 1x, Y.PNG 2x"><img src=A&amp;B.PNG><p style=\'background:url("b.png")\'></p><style>p{background:url(b.png)}</style>',
+    )
+  })
+
+  it('passes each callback the decoded value and the reference, in document order', () => {
+    const seen: string[] = []
+    rewriteHtml('<link rel=stylesheet href="a&amp;b.css"><p style="c:d">', {
+      attr: (v, ref) => (seen.push(`${ref.kind}:${ref.tag}:${v}`), undefined),
+      style: (css, ref) => (seen.push(`${ref.kind}:${ref.attr}:${css}`), undefined),
+    })
+    expect(seen).toEqual(['attr:link:a&b.css', 'style:style:c:d'])
+  })
+
+  it('encodes a replacement for its quoting, so the page reads back exactly the URL given', () => {
+    const out = rewriteHtml('<img src="a.png"><img src=b.png>', { attr: (v) => `${v}?q="1 2"`, style: () => undefined })!
+    expect(out).toBe(`<img src="${encodeAttributeValue('a.png?q="1 2"', '"')}"><img src=${encodeAttributeValue('b.png?q="1 2"', '')}>`)
+    expect(findHtmlRefs(out).map((r) => r.value)).toEqual(['a.png?q="1 2"', 'b.png?q="1 2"'])
+  })
+
+  it('returns undefined when nothing changes', () => {
+    expect(rewriteHtml('<img src="a.png"><p style="x:y">', { attr: () => undefined, style: () => undefined })).toBeUndefined()
+    expect(rewriteHtml('<img src="a.png">', { attr: (v) => v, style: () => undefined })).toBeUndefined()
+    expect(rewriteHtml('<p>no references</p>', upper)).toBeUndefined()
   })
 })

@@ -1,5 +1,6 @@
 /**
- * Finds the resource references in built HTML that must be fingerprinted.
+ * Finds the resource references in built HTML that must be fingerprinted, and rewrites them in
+ * place ({@link rewriteHtml}).
  *
  * This is a small tokenizer that follows the WHATWG HTML tokenizer closely where it matters for
  * locating attribute values (quoting, unquoted values, duplicate attributes, comments, raw-text
@@ -7,6 +8,7 @@
  * Only references the page loads are reported: navigation targets (`<a href>`, `<form action>`,
  * `<iframe src>`, ...) and metadata (`<meta content>`) are never reported.
  */
+import MagicString from 'magic-string'
 
 export interface HtmlRef {
   /**
@@ -596,4 +598,42 @@ export function findHtmlRefs(html: string): HtmlRef[] {
       quote: r.quote,
     }
   })
+}
+
+/** What {@link rewriteHtml} asks of its caller for each reference of a page. */
+export interface HtmlEdit {
+  /**
+   * A resource URL: a whole attribute value (`src`, `href`, ...) or one `srcset` candidate. Gets
+   * the decoded URL (`ref.value`); returns the new URL, decoded (it is encoded for the attribute's
+   * quoting here), or `undefined` to leave it as written.
+   */
+  attr(value: string, ref: HtmlRef): string | undefined
+  /**
+   * The CSS of a `<style>` element or a `style=""` attribute. Gets the decoded CSS text; returns the
+   * new CSS, or `undefined` to leave it as written.
+   */
+  style(css: string, ref: HtmlRef): string | undefined
+}
+
+/**
+ * Rewrite the references of an HTML page: every reference {@link findHtmlRefs} reports goes to
+ * `edit.attr` (kinds `'attr'` and `'srcset'`) or `edit.style` (kind `'style'`), in document order,
+ * and each replacement is written back in place: attribute values encoded for their quoting with
+ * {@link encodeAttributeValue}, the content of a `<style>` element as is. Everything else in the page
+ * (markup, whitespace, other attributes, character references elsewhere) is kept byte for byte.
+ *
+ * Returns the new page, or `undefined` when nothing changed.
+ */
+export function rewriteHtml(html: string, edit: HtmlEdit): string | undefined {
+  const s = new MagicString(html)
+  for (const ref of findHtmlRefs(html)) {
+    if (ref.kind === 'style') {
+      const updated = edit.style(ref.value, ref)
+      if (updated !== undefined) s.overwrite(ref.start, ref.end, ref.attr ? encodeAttributeValue(updated, ref.quote) : updated)
+    } else {
+      const updated = edit.attr(ref.value, ref)
+      if (updated !== undefined) s.overwrite(ref.start, ref.end, encodeAttributeValue(updated, ref.quote))
+    }
+  }
+  return s.hasChanged() ? s.toString() : undefined
 }

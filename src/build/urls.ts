@@ -12,6 +12,9 @@ export type RenderBuiltUrl = (
 export const ABSOLUTE_URL_RE = /^[a-z][a-z\d+.-]*:/i
 const PROBE = '__cdn_publish_probe__/file'
 
+/** True when a URL prefix names a site: a scheme (`https:`) or protocol-relative (`//host`). */
+const namesSite = (prefix: string) => ABSOLUTE_URL_RE.test(prefix) || /^[/\\]{2}/.test(prefix)
+
 /** True when a reference is written relative to the file that contains it. */
 export const isRelativeUrl = (url: string) => !url.startsWith('/') && !ABSOLUTE_URL_RE.test(url)
 
@@ -52,10 +55,15 @@ export function createUrls(base: string, renderBuiltUrl?: RenderBuiltUrl) {
 
   /** The output path a URL found in `host` points at, or undefined when it points elsewhere. */
   const outputPathOf = (url: string, host: string, hostType: HostType): string | undefined => {
+    // A URL of another site ('https://…', protocol-relative '//cdn.example.com/…') is ours only
+    // under a prefix that names a site too: a path prefix such as base '/' must not read
+    // '//cdn.example.com/x.png' as the output file 'cdn.example.com/x.png'.
+    const external = isExternalOrSpecialUrl(url)
     for (const prefix of rootPrefixes(host, hostType)) {
+      if (external && !namesSite(prefix)) continue
       if (url.startsWith(prefix)) return joinOutputPath('', decodeUrlPath(url.slice(prefix.length)))
     }
-    if (isExternalOrSpecialUrl(url)) return undefined
+    if (external) return undefined
     if (url.startsWith('/')) return rooted && rooted !== '/' ? undefined : joinOutputPath('', decodeUrlPath(url))
     return joinOutputPath(dirname(host), decodeUrlPath(url))
   }

@@ -1,0 +1,159 @@
+/**
+ * The state of one build, shared by the plugin's hooks: Vite's config (when under Vite), the
+ * resolved build options, the public files fingerprinted so far, the references hidden from Vite
+ * to restore as written, and what the client output wrote; plus the helpers that read and grow it.
+ * `start` resets it at every `buildStart` (watch mode and repeated builds reuse the plugin).
+ */
+import { readFileSync, statSync } from 'node:fs'
+import path from 'node:path'
+import { Codes } from '../errors.js'
+import type { ResolvedBuildOptions } from '../options/build.js'
+import { contentHash } from './hash.js'
+import { fingerprintedName, joinOutputPath } from './names.js'
+import type { Context, ViteConfigLike } from './types.js'
+
+export interface Fingerprinted {
+  /** Output path of the hashed copy. */
+  fileName: string
+  bytes: Uint8Array
+  /** Reference id when emitted through the bundler. */
+  ref?: string
+}
+
+/** Where a stylesheet reference sits, for a report. */
+export interface RefLocation {
+  url: string
+  line: number
+  column: number
+}
+
+export interface BuildContext {
+  /** Vite's resolved config; undefined under plain Rollup. */
+  readonly vite: ViteConfigLike | undefined
+  /** The options of the current build (set by `start`). */
+  readonly opts: ResolvedBuildOptions
+  /** Public files fingerprinted in this build, by path relative to the public directory. */
+  readonly fingerprinted: ReadonlyMap<string, Fingerprinted>
+  /** Placeholder → the reference it hides from Vite, to restore as written. */
+  readonly kept: ReadonlyMap<string, string>
+  /** What the last client output of this build wrote, for the publish step. */
+  written: { outDir: string; manifest: string | false } | undefined
+
+  configure(config: ViteConfigLike): void
+  /** A new build: its options, and empty per-build state. */
+  start(opts: ResolvedBuildOptions): void
+  /** True for server-side output, which this plugin leaves alone. */
+  isSsr(ctx: Context): boolean
+  /** The public directory (Vite's, or the `publicDir` option under Rollup), if any. */
+  publicDir(): string | undefined
+  /** Path relative to the public directory when `rel` names a file there. */
+  publicFile(rel: string): string | undefined
+  /** The hashed copy of a public file (read and named once per build). */
+  fingerprint(rel: string): Fingerprinted
+  /** The hashed copy of a public file, emitted through the bundler (once per build). */
+  emitFingerprinted(ctx: Context, rel: string): Fingerprinted
+  /** Warn (or, when strict, fail) about a stylesheet reference, once per stylesheet and URL. */
+  report(ctx: Context, where: string, ref: RefLocation, file: string, why?: string): void
+  /** The directories a stylesheet may take files from: Vite's `server.fs.allow` (the workspace root by default). */
+  allowed(): string[]
+  isAllowed(file: string): boolean
+  /** A placeholder Vite leaves alone (a fragment-only URL), restored to `url` in `generateBundle`. */
+  keepAsWritten(url: string): string
+}
+
+export function createBuildContext(): BuildContext {
+  let vite: ViteConfigLike | undefined
+  let opts: ResolvedBuildOptions | undefined
+  let fingerprinted = new Map<string, Fingerprinted>()
+  let warned = new Set<string>()
+  let kept = new Map<string, string>()
+
+  const build: BuildContext = {
+    get vite() {
+      return vite
+    },
+    get opts() {
+      return opts!
+    },
+    get fingerprinted() {
+      return fingerprinted
+    },
+    get kept() {
+      return kept
+    },
+    written: undefined,
+
+    configure(config) {
+      vite = config
+    },
+
+    start(options) {
+      opts = options
+      fingerprinted = new Map()
+      warned = new Set()
+      kept = new Map()
+    },
+
+    isSsr: (ctx) => Boolean(vite?.build.ssr) || ctx.environment?.config?.consumer === 'server',
+
+    publicDir() {
+      const dir = vite ? vite.publicDir : opts!.publicDir ? path.resolve(opts!.publicDir) : undefined
+      return dir || undefined
+    },
+
+    publicFile(rel) {
+      const dir = build.publicDir()
+      const normal = joinOutputPath('', rel)
+      if (!dir || !normal) return undefined
+      const abs = path.join(dir, normal)
+      try {
+        return statSync(abs).isFile() ? normal : undefined
+      } catch {
+        return undefined
+      }
+    },
+
+    fingerprint(rel) {
+      let f = fingerprinted.get(rel)
+      if (!f) {
+        const bytes = readFileSync(path.join(build.publicDir()!, rel))
+        f = { fileName: fingerprintedName(rel, contentHash(bytes, opts!.hashLength)), bytes }
+        fingerprinted.set(rel, f)
+      }
+      return f
+    },
+
+    emitFingerprinted(ctx, rel) {
+      const f = build.fingerprint(rel)
+      if (!f.ref) f.ref = ctx.emitFile({ type: 'asset', fileName: f.fileName, source: f.bytes })
+      return f
+    },
+
+    report(ctx, where, ref, file, why) {
+      const key = `${where}\0${ref.url}`
+      if (warned.has(key)) return
+      warned.add(key)
+      const what =
+        why ?? `names a file that exists nowhere (not in the bundle${build.publicDir() ? ', not in the public directory' : ''}, not next to the stylesheet)`
+      const log = {
+        code: Codes.CSS_URL_UNRESOLVED,
+        message: `${where}:${ref.line}:${ref.column}: url(${ref.url}) ${what}. The reference is left as written; fix the path or add the file to the project.`,
+        id: file,
+        loc: { file, line: ref.line, column: ref.column - 1 },
+      }
+      if (opts!.strict) ctx.error(log)
+      ctx.warn(log)
+    },
+
+    allowed: () => (vite?.server?.fs?.allow ?? [vite?.root ?? process.cwd()]).map((d) => path.resolve(d)),
+
+    isAllowed: (file) => build.allowed().some((dir) => file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep)),
+
+    keepAsWritten(url) {
+      const token = `#cdn-publish-keep-${kept.size}`
+      kept.set(token, url)
+      return token
+    },
+  }
+  return build
+}

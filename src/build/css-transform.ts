@@ -1,0 +1,95 @@
+/**
+ * The `transform` pass over stylesheets (Vite only): what to do with each `url()` reference before
+ * Vite sees it, and the hook body that applies those decisions to one stylesheet module.
+ */
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import type { BuildContext } from './context.js'
+import { findCssRefs, isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix, type CssRef, type RewriteResult } from './css-urls.js'
+import { decodeUrlPath } from './names.js'
+import { CSS_LANG_RE, SKIP_QUERY_RE } from './filter.js'
+import type { Context } from './types.js'
+
+/** Characters that a URL Vite writes unquoted into CSS cannot contain. */
+const PLAIN_URL_RE = /^[\w./~@+-]*$/
+
+
+/**
+ * What the transform pass does with one stylesheet reference: a replacement (a fingerprinted
+ * public file's placeholder, or a keep-as-written token), or `undefined` to leave it to Vite.
+ */
+export async function classifyRef(
+  build: BuildContext,
+  ctx: Context,
+  ref: CssRef,
+  id: string,
+  file: string,
+  where: string,
+): Promise<string | undefined> {
+  if (ref.isImport || isExternalOrSpecialUrl(ref.url)) return undefined
+  const { path: p, suffix } = splitUrlSuffix(ref.url)
+  if (p === '') {
+    if (!suffix.startsWith('?')) return undefined
+    build.report(ctx, where, ref, file, 'names only a query, which means the stylesheet itself')
+    return build.keepAsWritten(ref.url)
+  }
+  const decoded = decodeUrlPath(p)
+  if (decoded.startsWith('/')) {
+    const rel = build.publicFile(decoded)
+    if (rel) {
+      if (!build.opts.fingerprintPublic) return undefined
+      const f = build.fingerprint(rel)
+      // Names Vite would write unquoted-unsafe go through the output pass instead.
+      if (!PLAIN_URL_RE.test(f.fileName)) return undefined
+      return `__VITE_ASSET__${build.emitFingerprinted(ctx, rel).ref}__${suffix}`
+    }
+  }
+  // the file on disk the reference names: in the project (root-absolute), next to the
+  // stylesheet (relative), or wherever the bundler resolves it (aliases, packages)
+  const near = decoded.startsWith('/') ? path.join(build.vite!.root, decoded) : path.resolve(path.dirname(file), decoded)
+  let target = existsSync(near) ? near : undefined
+  if (target === undefined) {
+    const resolved = await ctx.resolve(p, id)
+    if (!resolved) {
+      build.report(ctx, where, ref, file)
+      return undefined
+    }
+    const resolvedFile = resolved.id.replace(/[?#].*$/, '')
+    if (!resolved.external && path.isAbsolute(resolvedFile) && existsSync(resolvedFile)) target = resolvedFile
+  }
+  if (target !== undefined && !build.isAllowed(target)) {
+    build.report(ctx, where, ref, file, `resolves to ${target}, outside the project (Vite's server.fs.allow), and is not copied into the output`)
+    return build.keepAsWritten(ref.url)
+  }
+  return undefined
+}
+
+/**
+ * The transform hook's body for one module: `null` when the module is not a client stylesheet of
+ * a Vite build or nothing in it changes.
+ */
+export async function transformCss(
+  build: BuildContext,
+  ctx: Context,
+  code: string,
+  id: string,
+): Promise<{ code: string; map: RewriteResult['map'] } | null> {
+  const vite = build.vite
+  if (!vite || vite.command !== 'build' || build.isSsr(ctx)) return null
+  // the filter again, for hosts that do not apply hook filters
+  if (id.startsWith('\0') || !CSS_LANG_RE.test(id) || SKIP_QUERY_RE.test(id)) return null
+  const file = id.replace(/[?#].*$/, '')
+  const where = path.relative(vite.root, file)
+  const replacements = new Map<number, string>()
+  for (const ref of findCssRefs(code)) {
+    const replacement = await classifyRef(build, ctx, ref, id, file, where)
+    if (replacement !== undefined) replacements.set(ref.start, replacement)
+  }
+  const result = rewriteCssRefs(
+    code,
+    (ref) => replacements.get(ref.start) ?? false,
+    // a source map only when the build writes them: generating one is most of this hook's cost
+    { lowercaseUrlFunctions: true, sourcemap: Boolean(vite.build.sourcemap), filename: file },
+  )
+  return result.changed ? { code: result.code, map: result.map } : null
+}
