@@ -5,7 +5,7 @@
 //
 // A synthetic build (default 2,000 files of 1 KB–2 MB, about 80 MB, with a cdn-manifest.json) is
 // published by three whole processes, alternately, each round into fresh buckets:
-//   cdn   the plugin's deploy path (dist/publish/deploy.js runDeploy: publish, then prune with the
+//   cdn   the plugin's deploy path (dist/deploy/index.js deployDirectory: publish, then prune with the
 //         default retention), under the prefix site/, and again
 //         at the bare loop's best concurrency (cdn@N)
 //   aws   `aws s3 sync` (awscli; `apt-get install awscli` if missing)
@@ -32,15 +32,23 @@ const dist = (p) => join(root, 'dist', p)
 
 async function child([tool, dir, bucket, endpoint, concurrency]) {
   if (tool === 'cdn') {
-    const { resolvePublishOptions } = await import(dist('publish/options.js'))
-    const { resolveRetention } = await import(dist('retention/options.js'))
-    const { runDeploy } = await import(dist('publish/deploy.js'))
+    const { resolvePublishOptions } = await import(dist('options/publish.js'))
+    const { resolveRetention } = await import(dist('options/retention.js'))
+    const { deployDirectory } = await import(dist('deploy/index.js'))
     const c = concurrency ? { concurrency: Number(concurrency) } : {}
     const options = resolvePublishOptions({ bucket, endpoint, forcePathStyle: true, prefix: PREFIX, ...c }, { process: process.env })
     // the whole deploy as the plugin runs it: publish, then prune with the default retention
     const logger = { info() {}, warn() {} }
     const t0 = performance.now()
-    const { report, prune } = await runDeploy({ outDir: dir, manifest: 'cdn-manifest.json', options, retention: resolveRetention(undefined), logger, warn() {} })
+    const { report, prune } = await deployDirectory({
+      dir,
+      manifest: 'cdn-manifest.json',
+      options,
+      retention: resolveRetention(undefined),
+      logger,
+      report: false,
+      pages: { fingerprintPublic: true, hashLength: 8 },
+    })
     const phases = { read: report.durations.readMs, upload: report.durations.uploadMs, prune: prune?.durationMs, total: Math.round(performance.now() - t0) }
     process.stdout.write(`${JSON.stringify({ uploaded: report.uploaded.length, skipped: report.skipped.length, phases })}\n`)
   } else if (tool === 'sdk') {
@@ -55,7 +63,6 @@ async function child([tool, dir, bucket, endpoint, concurrency]) {
     })
     // largest first, as the plugin does: the strongest plain loop
     const files = walk(dir)
-      .filter((f) => f !== 'cdn-publish-report.json')
       .map((f) => ({ f, size: statSync(join(dir, f)).size }))
       .sort((a, b) => b.size - a.size)
       .map((x) => x.f)
@@ -77,7 +84,7 @@ async function child([tool, dir, bucket, endpoint, concurrency]) {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2))
-  for (const f of ['publish/run.js', 'publish/options.js', 'publish/s3.js', 'build/manifest.js']) {
+  for (const f of ['deploy/index.js', 'options/publish.js', 'bucket/s3.js', 'build/manifest.js']) {
     try {
       readFileSync(dist(f))
     } catch {
@@ -94,7 +101,7 @@ async function main() {
   const load = async (p) => (await runnerImport(join(root, p), { configFile: false, logLevel: 'silent' })).module
   const { startS3Servers } = await load('test/servers/index.ts')
   const { startCountingProxy } = await load('test/helpers/s3.ts')
-  const { createS3Store } = await import(dist('publish/s3.js'))
+  const { createS3Store } = await import(dist('bucket/s3.js'))
   const { S3Client, CreateBucketCommand, DeleteBucketCommand } = await import('@aws-sdk/client-s3')
 
   const work = mkdtempSync(join(tmpdir(), 'cdn-publish-bench-'))
@@ -141,7 +148,7 @@ async function main() {
       }
       const run = (tool, bucket, endpoint = server.endpoint, concurrency = '') => {
         if (tool === 'aws') {
-          const args = ['s3', 'sync', dir, `s3://${bucket}/${PREFIX}`, '--endpoint-url', endpoint, '--only-show-errors', '--exclude', 'cdn-publish-report.json']
+          const args = ['s3', 'sync', dir, `s3://${bucket}/${PREFIX}`, '--endpoint-url', endpoint, '--only-show-errors']
           return timed('aws', args, env)
         }
         const [name, c] = tool === 'cdnBest' ? ['cdn', concurrency] : [tool, tool === 'sdk' ? concurrency : '']

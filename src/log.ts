@@ -1,9 +1,15 @@
-/** Output of the publish step: lines through a logger, live progress on a terminal. */
+/**
+ * The one logger of the deploy, prune, rollback and status work, whoever runs it: the Vite
+ * plugin (Vite's logger, lines prefixed `[cdn-publish]`), plain Rollup (the plugin context's
+ * logs) or the CLI (stderr). Warnings always carry a code: the bundler reports them as the
+ * plugin's warnings (`pluginCode`), the CLI prints `warning [CODE]: …`. On a terminal, progress
+ * is one live line that the next line replaces.
+ */
+import type { Code } from './errors.js'
 
-/** Where the publish step writes its lines (already prefixed by whoever builds it). */
 export interface PublishLogger {
   info(line: string): void
-  warn(line: string): void
+  warn(line: string, code?: Code): void
   /**
    * Show a progress line that replaces the previous one (a terminal). Absent when the output is
    * not a terminal: progress then comes as plain `info` lines every few seconds.
@@ -13,6 +19,77 @@ export interface PublishLogger {
 
 /** A logger that prints nothing (for callers that only want the report). */
 export const silentLogger: PublishLogger = { info() {}, warn() {} }
+
+/** The plugin context's warning/info calls (Rollup, Rolldown and Vite alike). */
+export interface LogContext {
+  warn(log: { code: string; message: string }): void
+  info?(log: { code?: string; message: string } | string): void
+}
+
+/** What of Vite's resolved config the logger reads. */
+export interface ViteLogSink {
+  logger?: { info(msg: string): void }
+  logLevel?: string
+}
+
+export const LOG_PREFIX = '[cdn-publish] '
+
+/**
+ * The logger of a build: info lines through Vite's logger (or, under plain Rollup, the context's
+ * `info`), warnings through the context's `warn` with their code, a live line on a terminal.
+ */
+export function buildLogger(ctx: LogContext, vite: ViteLogSink | undefined): PublishLogger {
+  const sink = vite?.logger
+  const live = sink !== undefined && (vite!.logLevel === undefined || vite!.logLevel === 'info') ? terminal(process.stdout) : undefined
+  return {
+    info: (line) => {
+      live?.clear()
+      if (sink) sink.info(LOG_PREFIX + line)
+      else if (ctx.info) ctx.info({ message: line })
+      else process.stderr.write(`${LOG_PREFIX}${line}\n`)
+    },
+    warn: (line, code) => {
+      live?.clear()
+      ctx.warn({ code: code ?? "PUBLISH_WARNING", message: line })
+    },
+    ...(live ? { live: (line: string) => live.show(LOG_PREFIX + line) } : {}),
+  }
+}
+
+/** The CLI's logger: every line on `write` (stderr), warnings as `warning [CODE]: …`. */
+export function streamLogger(write: (text: string) => void, isTTY: boolean): PublishLogger {
+  const live = isTTY && !process.env.CI ? terminalOn(write) : undefined
+  return {
+    info: (line) => {
+      live?.clear()
+      write(`${line}\n`)
+    },
+    warn: (line, code) => {
+      live?.clear()
+      write(`warning [${code ?? "PUBLISH_WARNING"}]: ${line}\n`)
+    },
+    ...(live ? { live: (line: string) => live.show(line) } : {}),
+  }
+}
+
+/** A live line on a terminal stream, or undefined when the stream is not one (or in CI). */
+function terminal(stream: NodeJS.WriteStream): ReturnType<typeof terminalOn> | undefined {
+  return stream.isTTY && !process.env.CI ? terminalOn((t) => stream.write(t)) : undefined
+}
+
+function terminalOn(write: (text: string) => void) {
+  let shown = false
+  return {
+    show(line: string) {
+      write(`\r\x1b[K${line}`)
+      shown = true
+    },
+    clear() {
+      if (shown) write('\r\x1b[K')
+      shown = false
+    },
+  }
+}
 
 export function formatBytes(n: number): string {
   if (n < 1000) return `${n} B`

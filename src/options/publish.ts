@@ -1,4 +1,5 @@
 import { CdnPublishError, Codes } from '../errors.js'
+import { ENV_FOR, firstEnv, invalidEnv, lookup, parseBool, type EnvName, type PublishEnv, type SourcedOption, type ValueSource } from './env.js'
 import { compileGlob, type GlobMatcher } from '../util/glob.js'
 
 /** A content encoding the publish step can store files with. */
@@ -116,6 +117,14 @@ export interface PublishOptions {
    * @default 'WHEN_REQUIRED'
    */
   checksums?: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED'
+  /**
+   * Where the publish report (`cdn-publish-report.json`: what was uploaded, skipped and pruned,
+   * and where each setting came from) is written: a path, relative to the project root, or
+   * `false` for none. It is never written inside the published directory, where a server would
+   * serve it.
+   * @default '<project root>/node_modules/.cache/cdn-publish/cdn-publish-report.json'
+   */
+  report?: string | false
 }
 
 /** Text formats precompressed by default. */
@@ -127,9 +136,6 @@ export const DEFAULT_CACHE_CONTROL = {
 } as const
 
 export const DEFAULT_CONCURRENCY = 8
-
-/** Where a resolved value came from, as shown in the start line: `option`, `env NAME`, `.env file NAME`, `default`. */
-export type ValueSource = string
 
 /** A header rule with its globs compiled and header names lower-cased. */
 export interface ResolvedHeaderRule {
@@ -162,46 +168,12 @@ export interface ResolvedPublishOptions {
   sourcemaps: 'publish' | 'skip'
   precompress: ResolvedPrecompress | false
   checksums: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED'
+  /** The report's path as given (relative to the project root), `false` for none, undefined for the default. */
+  report: string | false | undefined
   /** Where each value that can come from the environment came from. */
   sources: Record<SourcedOption, ValueSource>
 }
 
-export type SourcedOption = 'bucket' | 'prefix' | 'region' | 'endpoint' | 'forcePathStyle' | 'dryRun' | 'label'
-
-/** The environment the publish options are resolved against. */
-export interface PublishEnv {
-  /** The real environment (`process.env`); wins over `files`. */
-  process: Record<string, string | undefined>
-  /** Variables read from Vite's `.env` files. */
-  files?: Record<string, string | undefined>
-}
-
-/** Names of the variables the publish step reads (from the environment and from `.env` files). */
-export const ENV_NAMES = [
-  'CDN_PUBLISH_BUCKET',
-  'CDN_PUBLISH_PREFIX',
-  'CDN_PUBLISH_REGION',
-  'CDN_PUBLISH_ENDPOINT',
-  'CDN_PUBLISH_FORCE_PATH_STYLE',
-  'CDN_PUBLISH_DRY_RUN',
-  'CDN_PUBLISH_LABEL',
-  'AWS_REGION',
-  'AWS_ENDPOINT_URL_S3',
-  'AWS_ENDPOINT_URL',
-] as const
-
-type EnvName = (typeof ENV_NAMES)[number]
-
-/** The environment variables of each option that can come from the environment, first match wins. */
-export const ENV_FOR: Readonly<Record<SourcedOption, readonly EnvName[]>> = {
-  bucket: ['CDN_PUBLISH_BUCKET'],
-  prefix: ['CDN_PUBLISH_PREFIX'],
-  region: ['CDN_PUBLISH_REGION', 'AWS_REGION'],
-  endpoint: ['CDN_PUBLISH_ENDPOINT', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'],
-  forcePathStyle: ['CDN_PUBLISH_FORCE_PATH_STYLE'],
-  dryRun: ['CDN_PUBLISH_DRY_RUN'],
-  label: ['CDN_PUBLISH_LABEL'],
-}
 
 const KNOWN_OPTIONS = new Set([
   'bucket',
@@ -217,6 +189,7 @@ const KNOWN_OPTIONS = new Set([
   'precompress',
   'label',
   'checksums',
+  'report',
 ])
 const CREDENTIAL_OPTIONS = /^(?:credentials|accesskey(?:id)?|secret(?:accesskey)?|sessiontoken|token|password|profile)$/i
 
@@ -244,42 +217,6 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 function invalid(option: string, expected: string, got?: { value: unknown } | string): CdnPublishError {
   const shown = got === undefined ? '' : typeof got === 'string' ? `, ${got}` : `, got ${JSON.stringify(got.value) ?? String(got.value)}`
   return new CdnPublishError(Codes.INVALID_OPTION, `Invalid option \`${option}\`: expected ${expected}${shown}.`, { option })
-}
-
-function invalidEnv(name: string, source: ValueSource, expected: string, value: string): CdnPublishError {
-  const where = source.startsWith('.env') ? ' (read from a .env file)' : ''
-  return new CdnPublishError(
-    Codes.INVALID_OPTION,
-    `Invalid environment variable ${name}${where}: expected ${expected}, got ${JSON.stringify(value)}.`,
-    { option: name },
-  )
-}
-
-/** An environment lookup that remembers where the value came from. Empty values count as unset. */
-function lookup(env: PublishEnv, name: EnvName): { value: string; source: ValueSource } | undefined {
-  const real = env.process[name]
-  if (real !== undefined && real !== '') return { value: real, source: `env ${name}` }
-  const file = real === undefined ? env.files?.[name] : undefined
-  if (file !== undefined && file !== '') return { value: file, source: `.env file ${name}` }
-  return undefined
-}
-
-function firstEnv(env: PublishEnv, names: readonly EnvName[]) {
-  for (const n of names) {
-    const hit = lookup(env, n)
-    if (hit) return { ...hit, name: n }
-  }
-  return undefined
-}
-
-const TRUE = new Set(['1', 'true', 'yes', 'on'])
-const FALSE = new Set(['0', 'false', 'no', 'off'])
-
-function parseBool(name: string, source: ValueSource, value: string): boolean {
-  const v = value.trim().toLowerCase()
-  if (TRUE.has(v)) return true
-  if (FALSE.has(v)) return false
-  throw invalidEnv(name, source, 'true or false (also 1/0, yes/no, on/off)', value)
 }
 
 /** Resolve one string option: option > environment > default. */
@@ -320,10 +257,24 @@ function checkBucket(r: { value: string | undefined; source: ValueSource; envNam
     const hint = m[2] ? `use bucket '${m[1]}' and prefix '${m[2].replace(/\/?$/, '/')}'` : `use '${m[1]}'`
     throw invalidBucket(name, r.source, bucket, `a bare bucket name, not an s3:// URL (${hint})`)
   }
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/.test(bucket)) {
-    throw invalidBucket(name, r.source, bucket, "a bucket name such as 'my-site-assets' (letters, digits, '.', '-' and '_'; no '/' and no spaces)")
-  }
+  const broken = bucketRule(bucket)
+  if (broken) throw invalidBucket(name, r.source, bucket, `a bucket name such as 'my-site-assets' (${broken})`)
   return bucket
+}
+
+/**
+ * The first bucket-naming rule `bucket` breaks, worded for the message, or undefined. The rules
+ * are S3's (3 to 63 characters; letters, digits, '.' and '-'; a letter or digit at each end),
+ * with upper case and '_' allowed as S3-compatible stores allow them.
+ */
+export function bucketRule(bucket: string): string | undefined {
+  if (bucket.includes('/')) return "no '/': put the path in `prefix`"
+  if (bucket.length < 3 || bucket.length > 63) return `3 to 63 characters, this one has ${bucket.length}`
+  const bad = /[^A-Za-z0-9._-]/.exec(bucket)
+  if (bad) return `only letters, digits, '.', '-' and '_', this one has ${JSON.stringify(bad[0])} at position ${bad.index + 1}`
+  if (!/^[A-Za-z0-9]/.test(bucket) || !/[A-Za-z0-9]$/.test(bucket)) return 'a letter or digit at each end'
+  if (bucket.includes('..')) return "no two '.' in a row"
+  return undefined
 }
 
 function invalidBucket(name: string, source: ValueSource, value: string, expected: string): CdnPublishError {
@@ -516,6 +467,11 @@ export function resolvePublishOptions(
     throw invalid('publish.checksums', "'WHEN_REQUIRED' or 'WHEN_SUPPORTED'", { value: o.checksums })
   }
 
+  const report = o.report
+  if (report !== undefined && report !== false && (typeof report !== 'string' || report.trim() === '')) {
+    throw invalid('publish.report', 'a file path, or false', { value: o.report })
+  }
+
   return {
     bucket: checkBucket(bucketR),
     prefix: checkPrefix(prefixR),
@@ -530,6 +486,7 @@ export function resolvePublishOptions(
     sourcemaps,
     precompress: checkPrecompress(o.precompress),
     checksums,
+    report,
     sources: {
       bucket: bucketR.source,
       prefix: prefixR.source,
@@ -542,28 +499,5 @@ export function resolvePublishOptions(
   }
 }
 
-/** Vite's resolved config, as far as `.env` loading needs it. */
-export interface EnvConfig {
-  mode: string
-  root: string
-  envDir?: string | false
-}
 
-/**
- * The publish variables from Vite's `.env`, `.env.local`, `.env.[mode]`, `.env.[mode].local`
- * files (Vite's own `loadEnv`, so the same files and expansion rules apply). Only the variables
- * the publish step reads are kept; credentials in `.env` files are never used. Without Vite (plain
- * Rollup) there are none.
- */
-export async function loadEnvFiles(vite: EnvConfig | undefined): Promise<Record<string, string>> {
-  if (!vite || vite.envDir === false) return {}
-  // imported lazily: plain Rollup users need no Vite
-  const { loadEnv } = await import('vite')
-  const loaded = loadEnv(vite.mode, vite.envDir ?? vite.root, ['CDN_PUBLISH_', 'AWS_'])
-  const out: Record<string, string> = {}
-  for (const name of ENV_NAMES) {
-    // loadEnv also returns the real environment's values; keep only what the files set
-    if (loaded[name] !== undefined && process.env[name] === undefined) out[name] = loaded[name]
-  }
-  return out
-}
+export { ENV_FOR, type SourcedOption, type ValueSource } from './env.js'

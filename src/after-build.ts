@@ -1,0 +1,71 @@
+/**
+ * What the plugin does once a client build has written its output (`closeBundle`): nothing
+ * without a bucket (one line says so), a warning when the manifest is turned off, otherwise the
+ * deploy core over the output directory. The deploy core, and with it the AWS SDK, is loaded
+ * here, on the first publish, never by importing the plugin.
+ */
+import path from 'node:path'
+import { CdnPublishError, Codes } from './errors.js'
+import { buildLogger, type LogContext, type ViteLogSink } from './log.js'
+import type { ResolvedOptions } from './options/resolve.js'
+
+export const SKIPPED_NO_BUCKET = 'publishing skipped: no bucket (set publish.bucket or CDN_PUBLISH_BUCKET)'
+
+/** The plugin context's logs and error (Rollup, Rolldown and Vite alike). */
+export interface StepContext extends LogContext {
+  error(log: { code: string; message: string; [key: string]: unknown }): never
+}
+
+export interface AfterBuildInput {
+  options: ResolvedOptions
+  /** Vite's resolved config, for its logger; undefined under plain Rollup. */
+  vite: ViteLogSink | undefined
+  /** The project root: where a relative `publish.report` and the default report go. */
+  root: string
+  /** Absolute directory the build wrote, as the CDN origin serves it. */
+  dir: string
+}
+
+export async function publishAfterBuild(ctx: StepContext, input: AfterBuildInput): Promise<void> {
+  const { publish, retention, build } = input.options
+  if (publish === false) return
+  const logger = buildLogger(ctx, input.vite)
+  const bucket = publish.bucket
+  if (bucket === undefined) {
+    logger.info(SKIPPED_NO_BUCKET)
+    return
+  }
+  if (build.manifest === false) {
+    logger.warn(
+      `publishing to bucket "${bucket}" skipped: \`manifest: false\` writes no manifest, and publishing needs it. Remove \`manifest: false\`, or set \`publish: false\`.`,
+      Codes.PUBLISH_SKIPPED,
+    )
+    return
+  }
+  const { deployDirectory, defaultReportPath } = await import('./deploy/index.js')
+  try {
+    await deployDirectory({
+      dir: input.dir,
+      manifest: build.manifest,
+      options: { ...publish, bucket },
+      retention,
+      logger,
+      report: publish.report === false ? false : publish.report === undefined ? defaultReportPath(input.root) : path.resolve(input.root, publish.report),
+      pages: { fingerprintPublic: build.fingerprintPublic, hashLength: build.hashLength, base: build.base },
+    })
+  } catch (err) {
+    fail(ctx, err)
+  }
+}
+
+/**
+ * Fail the build. A coded error is reported by its message alone (no stack trace: the message
+ * says what failed and what to do); `DEBUG=cdn-publish` keeps the stack. Anything else is a bug
+ * and keeps its stack.
+ */
+export function fail(ctx: StepContext, err: unknown): never {
+  if (!(err instanceof CdnPublishError)) throw err
+  const debug = /(?:^|,)\s*(?:cdn-publish|\*)\s*(?:,|$)/.test(process.env.DEBUG ?? '')
+  const stack = debug ? err.stack : `CdnPublishError [${err.code}]: ${err.message}`
+  return ctx.error({ ...err.data, code: err.code, message: err.message, stack })
+}
