@@ -27,6 +27,12 @@ export const Codes = {
   PRUNE_FAILED: 'PRUNE_FAILED',
   /** Pruning deleted nothing because the bucket's state is not safe to plan on (the message says why). */
   PRUNE_REFUSED: 'PRUNE_REFUSED',
+  /** (warning) Files this release reuses were deleted while it published (a concurrent prune); they were uploaded again. */
+  REUPLOADED: 'REUPLOADED',
+  /** (warning) The prune plan kept something for safety: a timestamp in the future (clock skew), an unread record, a file the current release names that is missing. */
+  PRUNE_KEPT: 'PRUNE_KEPT',
+  /** (warning) The publish report could not be written; the publish stands. */
+  REPORT_NOT_WRITTEN: 'REPORT_NOT_WRITTEN',
   /** A rollback was refused: no such retained release, or some of its files are gone. */
   ROLLBACK_REFUSED: 'ROLLBACK_REFUSED',
 } as const

@@ -9,7 +9,7 @@ import type { Code } from './errors.js'
 
 export interface PublishLogger {
   info(line: string): void
-  warn(line: string, code?: Code): void
+  warn(line: string, code: Code): void
   /**
    * Show a progress line that replaces the previous one (a terminal). Absent when the output is
    * not a terminal: progress then comes as plain `info` lines every few seconds.
@@ -50,7 +50,7 @@ export function buildLogger(ctx: LogContext, vite: ViteLogSink | undefined): Pub
     },
     warn: (line, code) => {
       live?.clear()
-      ctx.warn({ code: code ?? "PUBLISH_WARNING", message: line })
+      ctx.warn({ code, message: line })
     },
     ...(live ? { live: (line: string) => live.show(LOG_PREFIX + line) } : {}),
   }
@@ -66,7 +66,7 @@ export function streamLogger(write: (text: string) => void, isTTY: boolean): Pub
     },
     warn: (line, code) => {
       live?.clear()
-      write(`warning [${code ?? "PUBLISH_WARNING"}]: ${line}\n`)
+      write(`warning [${code}]: ${line}\n`)
     },
     ...(live ? { live: (line: string) => live.show(line) } : {}),
   }

@@ -5,6 +5,7 @@
  * back should it fail), the previous record `replaced`. Fills the report as it goes.
  */
 import { md5Hex as md5 } from '../build/hash.js'
+import { Codes } from '../errors.js'
 import { allFiles, releaseRecord, type LocalFile, type PlannedFile, type PlannedSnapshot, type PublishPlan, type StoredDigest } from './plan.js'
 import { Progress, type PublishLogger } from '../log.js'
 import type { ReleaseRecord } from '../bucket/record.js'
@@ -91,7 +92,7 @@ export async function execute(x: ExecuteInput): Promise<ReleaseRecord> {
     if (reused.length) {
       const present = new Set((await store.list(x.options.prefix)).map((o) => o.key))
       const gone = reused.filter((r) => !present.has(r.key))
-      if (gone.length) x.logger.warn(`${gone.length} file(s) this release reuses were deleted meanwhile (a concurrent prune?); uploading them again: ${gone.slice(0, 5).map((g) => g.key).join(', ')}${gone.length > 5 ? ', …' : ''}`)
+      if (gone.length) x.logger.warn(`${gone.length} file(s) this release reuses were deleted meanwhile (a concurrent prune?); uploading them again: ${gone.slice(0, 5).map((g) => g.key).join(', ')}${gone.length > 5 ? ', …' : ''}`, Codes.REUPLOADED)
       await pool(gone, x.options.concurrency, (g) => g.again())
     }
   }

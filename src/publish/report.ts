@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { Codes } from '../errors.js'
 import type { ResolvedPublishOptions, SourcedOption } from '../options/publish.js'
 import { allFiles, type LocalFile, type PlannedFile, type PublishPlan } from './plan.js'
 import { formatBytes, formatSeconds, type PublishLogger } from '../log.js'
@@ -167,6 +168,6 @@ export async function writeReport(file: string, report: unknown, logger: Publish
     await mkdir(path.dirname(file), { recursive: true })
     await writeFile(file, `${JSON.stringify(report, undefined, 2)}\n`)
   } catch (err) {
-    logger.warn(`could not write ${file}: ${(err as Error).message}`)
+    logger.warn(`could not write the publish report ${file}: ${(err as Error).message}`, Codes.REPORT_NOT_WRITTEN)
   }
 }

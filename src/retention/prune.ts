@@ -106,7 +106,7 @@ export async function runPrune(input: PruneInput): Promise<PruneReport> {
       ...extra,
     })
     if (plans === 1) logger.info(startLine(store, prefix, retention, dryRun))
-    for (const w of plan.warnings) logger.warn(w)
+    for (const w of plan.warnings) logger.warn(w, Codes.PRUNE_KEPT)
     if (plan.refused || dryRun) {
       if (dryRun) printPlan(logger, plan)
       return report()
