@@ -8,7 +8,7 @@ import type { BuildContext } from './build/context.js'
 import { cssTransformFilter } from './build/filter.js'
 import type { Bundle } from './build/outputs.js'
 import type { Context, ViteConfigLike } from './build/types.js'
-import type { CdnPublishOptions } from './options/build.js'
+import type { CdnPublishOptions } from './options/types.js'
 import type { ResolvedOptions } from './options/resolve.js'
 
 /** The plugin object: plain Rollup plugin API, usable in Vite 7, Vite 8 (Rolldown) and Rollup 4. */

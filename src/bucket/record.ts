@@ -1,4 +1,4 @@
-import type { PrecompressEncoding } from '../options/publish.js'
+import type { PrecompressEncoding } from '../options/types.js'
 
 /** Folder (under the prefix) of everything this plugin stores besides the site's files. */
 export const META_DIR = '.cdn-publish/'

@@ -7,7 +7,7 @@
 import { readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { Codes } from '../errors.js'
-import type { ResolvedBuildOptions } from '../options/build.js'
+import type { ResolvedBuildOptions } from '../options/types.js'
 import { contentHash } from './hash.js'
 import { fingerprintedName, joinOutputPath } from './names.js'
 import type { Context, ViteConfigLike } from './types.js'

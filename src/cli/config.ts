@@ -5,9 +5,12 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { ENV_FOR, resolvePublishOptions, type PublishOptions, type ResolvedPublishOptions, type SourcedOption } from '../options/publish.js'
-import type { FingerprintOptions } from '../options/build.js'
-import { resolveRetention, type ResolvedRetention, type RetentionOptions } from '../options/retention.js'
+import { ENV_FOR, type SourcedOption } from '../options/env.js'
+import { resolvePublishOptions } from '../options/publish.js'
+import { type PublishOptions, type ResolvedPublishOptions } from '../options/types.js'
+import type { FingerprintOptions } from '../options/types.js'
+import { resolveRetention } from '../options/retention.js'
+import { type ResolvedRetention, type RetentionOptions } from '../options/types.js'
 import { asFlagError, integerFlag, UsageError, type Flags } from './args.js'
 
 /** What a config file may hold. */

@@ -3,10 +3,11 @@
  * `.env` files: what the plugin checks when the build starts, so that an invalid value fails the
  * build before it writes anything.
  */
-import { resolveBuildOptions, type CdnPublishOptions, type ResolvedBuildOptions } from './build.js'
+import { resolveBuildOptions } from './build.js'
 import { loadEnvFiles, type EnvConfig } from './env.js'
-import { resolvePublishOptions, type ResolvedPublishOptions } from './publish.js'
-import { resolveRetention, type ResolvedRetention } from './retention.js'
+import { resolvePublishOptions } from './publish.js'
+import { resolveRetention } from './retention.js'
+import type { CdnPublishOptions, ResolvedBuildOptions, ResolvedPublishOptions, ResolvedRetention } from './types.js'
 
 export interface ResolvedOptions {
   build: ResolvedBuildOptions

@@ -11,7 +11,7 @@ import { promisify } from 'node:util'
 import { brotliCompress, brotliDecompress, constants as zlib, gunzip, gzip } from 'node:zlib'
 import { integrity as sha384, md5Hex as md5 } from '../build/hash.js'
 import { CdnPublishError, Codes } from '../errors.js'
-import type { PrecompressEncoding } from '../options/publish.js'
+import type { PrecompressEncoding } from '../options/types.js'
 import type { LocalFile } from './plan.js'
 
 /**

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import type { CdnManifest, ManifestFile } from '../build/manifest-types.js'
 import { matchesAny } from '../util/glob.js'
-import type { PrecompressEncoding, ResolvedPublishOptions } from '../options/publish.js'
+import type { PrecompressEncoding, ResolvedPublishOptions } from '../options/types.js'
 import { recordKey, snapshotKey, type ReleaseFile, type ReleaseRecord, type Snapshot } from '../bucket/record.js'
 import type { StoredObject } from '../bucket/store.js'
 

@@ -9,7 +9,7 @@ import path from 'node:path'
 import { integrity as sha384, md5Hex as md5 } from '../build/hash.js'
 import type { CdnManifest } from '../build/manifest-types.js'
 import { CdnPublishError, Codes } from '../errors.js'
-import type { PrecompressEncoding, ResolvedPublishOptions } from '../options/publish.js'
+import type { PrecompressEncoding, ResolvedPublishOptions } from '../options/types.js'
 import {
   allFiles,
   localFiles,

@@ -3,7 +3,7 @@
  * snapshots its record lists, under the keys the switch had already overwritten. And, first,
  * whether the manifest PUT that failed landed after all (then nothing is put back).
  */
-import type { ResolvedPublishOptions } from '../options/publish.js'
+import type { ResolvedPublishOptions } from '../options/types.js'
 import type { PlannedFile } from './plan.js'
 import type { ReleaseRecord } from '../bucket/record.js'
 import { pool } from '../util/pool.js'

@@ -7,7 +7,7 @@
  * by a record the caller has read.
  */
 import { META_DIR, RECORDS_DIR } from '../bucket/record.js'
-import type { RetentionPolicy } from '../options/retention.js'
+import type { RetentionPolicy } from '../options/types.js'
 import { formatDuration } from '../util/duration.js'
 
 export interface ReleaseRecordView {

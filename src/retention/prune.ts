@@ -14,7 +14,7 @@ import { formatBytes, silentLogger, type PublishLogger } from '../log.js'
 import { RECORDS_DIR, releaseKeys, type ReleaseRecord } from '../bucket/record.js'
 import { MAX_DELETE_BATCH, type DeleteResult, type ObjectStore } from '../bucket/store.js'
 import { formatDuration } from '../util/duration.js'
-import type { ResolvedRetention } from '../options/retention.js'
+import type { ResolvedRetention } from '../options/types.js'
 import { planPrune, type PolicyInput, type PrunePlan, type ReleaseRecordView } from './policy.js'
 
 /** Plans made before giving up when the records keep changing under the prune. */

@@ -1,0 +1,326 @@
+/**
+ * The options of `cdnPublish()`, with their documentation and defaults, and what each resolves to. Checking
+ * them is ./validate.ts; resolving them against the environment is ./build.ts, ./publish.ts,
+ * ./retention.ts, all at once ./resolve.ts.
+ */
+import type { GlobMatcher } from '../util/glob.js'
+import type { SourcedOption, ValueSource } from './env.js'
+
+// ---------------------------------------------------------------------------------------------
+// the build
+
+/** Options of the build-side fingerprinting. */
+export interface FingerprintOptions {
+  /**
+   * Copy files of Vite's `public/` directory that CSS or HTML references to content-hashed names
+   * (`img/logo.png` → `img/logo-<hash>.png`) and rewrite the references. The unhashed copy stays.
+   * @default true
+   */
+  public?: boolean
+  /**
+   * Length of the content hash this plugin puts in the names it gives (base64url characters of a
+   * SHA-256). Files the bundler names keep the bundler's hash length.
+   * @default 8
+   */
+  hashLength?: number
+}
+
+/** Options of `cdnPublish()`. */
+export interface CdnPublishOptions {
+  /** Fingerprinting of files the bundler does not hash itself. */
+  fingerprint?: FingerprintOptions
+  /**
+   * File name of the stable manifest written into the output directory, overwritten by each build;
+   * `false` writes none.
+   * @default 'cdn-manifest.json'
+   */
+  manifest?: string | false
+  /**
+   * Turn a CSS reference to a file that exists nowhere (`CSS_URL_UNRESOLVED`) from a warning into
+   * an error that fails the build.
+   * @default false
+   */
+  strict?: boolean
+  /**
+   * Directory of static files served as they are, for plain Rollup builds. Under Vite, Vite's own
+   * `publicDir` is used and this option is ignored.
+   * @default undefined (none)
+   */
+  publicDir?: string | false
+  /**
+   * Public URL prefix the output is served from, for plain Rollup builds. Under Vite, Vite's
+   * `base` is used and this option is ignored.
+   * @default '/'
+   */
+  base?: string
+  /**
+   * Free text stored in the manifest and the release record (for example a commit id).
+   * Can also be set with the `CDN_PUBLISH_LABEL` environment variable.
+   * @default undefined
+   */
+  label?: string
+  /**
+   * Publish the output to an S3-compatible bucket after the build (see "Publishing" in the
+   * README). Publishing happens only when a bucket is configured here or in `CDN_PUBLISH_BUCKET`;
+   * `false` turns it off entirely.
+   * @default {}
+   */
+  publish?: PublishOptions | false
+  /**
+   * Pruning of old releases after each publish (see "Retention" in the README): the current
+   * release, the `releases − 1` before it, any release younger than `minAge` and any replaced less
+   * than `grace` ago are kept, with every file they name; `false` never deletes anything.
+   * @default { releases: 3, minAge: '1h', grace: '48h', orphans: 'keep' }
+   */
+  retention?: RetentionOptions | false
+}
+
+export interface ResolvedBuildOptions {
+  fingerprintPublic: boolean
+  hashLength: number
+  manifest: string | false
+  strict: boolean
+  publicDir: string | false
+  base: string
+  label: string | undefined
+}
+
+// ---------------------------------------------------------------------------------------------
+// publishing
+
+/** A content encoding the publish step can store files with. */
+export type PrecompressEncoding = 'gzip' | 'br'
+
+/** Precompression with a choice of files. */
+export interface PrecompressOptions {
+  /** Encoding to store the files with (`Content-Encoding`). */
+  encoding: PrecompressEncoding
+  /**
+   * Globs (relative to the output directory) of the files to precompress.
+   * @default DEFAULT_PRECOMPRESS_INCLUDE (text formats: js, mjs, cjs, css, html, json, map, svg, txt, xml, wasm, webmanifest, ico)
+   */
+  include?: string[]
+}
+
+/** Extra or replaced headers for the files a glob matches. */
+export interface HeaderRule {
+  /** Glob or globs matched against the path relative to the output directory, such as `'fonts/*.woff2'`. */
+  match: string | string[]
+  /**
+   * Headers to store with the matching files: `Cache-Control`, `Content-Type`,
+   * `Content-Disposition`, `Content-Language`, `Content-Encoding`, `x-amz-meta-*` and other
+   * `x-amz-*` object headers. Names are case-insensitive. Later rules win over earlier ones.
+   */
+  headers: Record<string, string>
+}
+
+/**
+ * Options of the publish step (`cdnPublish({ publish: { … } })`).
+ *
+ * Resources fall back to environment variables, which are also read from Vite's `.env`,
+ * `.env.local`, `.env.[mode]` and `.env.[mode].local` files. Precedence: explicit option >
+ * environment variable (a variable of the real environment wins over the same one in a `.env`
+ * file, as in Vite) > default. Credentials are never options: they come from the AWS SDK's default
+ * provider chain only.
+ */
+export interface PublishOptions {
+  /**
+   * Bucket to publish to. Environment: `CDN_PUBLISH_BUCKET`. Publishing is skipped (with one
+   * line saying so) when no bucket is set.
+   * @default undefined
+   */
+  bucket?: string
+  /**
+   * Key prefix of every object: a file's key is `prefix` + its path relative to the output
+   * directory. Normalised to `''` or a value ending in `/`. Environment: `CDN_PUBLISH_PREFIX`.
+   * @default ''
+   */
+  prefix?: string
+  /**
+   * Region of the bucket. Environment: `CDN_PUBLISH_REGION`, then `AWS_REGION`.
+   * @default the AWS SDK's (profile), or `'us-east-1'` with a custom `endpoint`
+   */
+  region?: string
+  /**
+   * Endpoint of an S3-compatible store (R2, MinIO, Ceph, Spaces, B2…), such as
+   * `'https://<account>.r2.cloudflarestorage.com'`. Environment: `CDN_PUBLISH_ENDPOINT`, then
+   * `AWS_ENDPOINT_URL_S3`, then `AWS_ENDPOINT_URL`.
+   * @default undefined (AWS S3)
+   */
+  endpoint?: string
+  /**
+   * Address the bucket as `endpoint/bucket/key` instead of `bucket.endpoint/key` (MinIO, Ceph and
+   * most self-hosted stores need this). Environment: `CDN_PUBLISH_FORCE_PATH_STYLE`.
+   * @default true when `endpoint` is an IP address or `localhost`, false otherwise
+   */
+  forcePathStyle?: boolean
+  /**
+   * Uploads in flight at once.
+   * @default 8
+   */
+  concurrency?: number
+  /**
+   * Do every read, print the full plan (each upload, skip and conflict with its reason) and
+   * write nothing to the bucket. Environment: `CDN_PUBLISH_DRY_RUN`.
+   * @default false
+   */
+  dryRun?: boolean
+  /** `Cache-Control` of fingerprinted (immutable) and of all other (mutable) files. */
+  cacheControl?: {
+    /** @default 'public, max-age=31536000, immutable' */
+    immutable?: string
+    /** @default 'no-cache' */
+    mutable?: string
+  }
+  /**
+   * Header overrides by glob, applied after the defaults; for each header the last matching rule
+   * wins.
+   * @default []
+   */
+  headers?: HeaderRule[]
+  /**
+   * Whether source maps (`*.map`) are published.
+   * @default 'publish'
+   */
+  sourcemaps?: 'publish' | 'skip'
+  /**
+   * Store text files compressed, with `Content-Encoding`: `'gzip'`, `'br'`, or
+   * `{ encoding, include: [globs] }`. Every client then receives the encoded bytes, so use `'br'`
+   * only where all clients accept Brotli. The stable manifest is never precompressed.
+   * @default false
+   */
+  precompress?: false | PrecompressEncoding | PrecompressOptions
+  /**
+   * Free text stored with the release record, such as a commit id. Environment:
+   * `CDN_PUBLISH_LABEL`.
+   * @default the plugin's top-level `label`, else undefined
+   */
+  label?: string
+  /**
+   * When the AWS SDK adds request checksums and validates response checksums. `'WHEN_REQUIRED'`
+   * works with every S3-compatible store; `'WHEN_SUPPORTED'` (the SDK's own default) adds CRC32
+   * checksums that R2, Ceph and older MinIO reject. Every upload carries `Content-MD5` either way.
+   * @default 'WHEN_REQUIRED'
+   */
+  checksums?: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED'
+  /**
+   * Where the publish report (`cdn-publish-report.json`: what was uploaded, skipped and pruned,
+   * and where each setting came from) is written: a path, relative to the project root, or
+   * `false` for none. It is never written inside the published directory, where a server would
+   * serve it.
+   * @default '<project root>/node_modules/.cache/cdn-publish/cdn-publish-report.json'
+   */
+  report?: string | false
+}
+
+/** A header rule with its globs compiled and header names lower-cased. */
+export interface ResolvedHeaderRule {
+  match: string[]
+  matchers: GlobMatcher[]
+  headers: Record<string, string>
+}
+
+export interface ResolvedPrecompress {
+  encoding: PrecompressEncoding
+  include: string[]
+  matchers: GlobMatcher[]
+}
+
+export interface ResolvedPublishOptions {
+  /** Undefined: publishing is skipped. */
+  bucket: string | undefined
+  /** `''` or ending in `/`. */
+  prefix: string
+  /** Undefined: the SDK decides. */
+  region: string | undefined
+  /** Undefined: AWS S3. */
+  endpoint: string | undefined
+  forcePathStyle: boolean
+  concurrency: number
+  dryRun: boolean
+  label: string | undefined
+  cacheControl: { immutable: string; mutable: string }
+  headers: ResolvedHeaderRule[]
+  sourcemaps: 'publish' | 'skip'
+  precompress: ResolvedPrecompress | false
+  checksums: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED'
+  /** The report's path as given (relative to the project root), `false` for none, undefined for the default. */
+  report: string | false | undefined
+  /** Where each value that can come from the environment came from. */
+  sources: Record<SourcedOption, ValueSource>
+}
+
+
+/** Text formats precompressed by default. */
+export const DEFAULT_PRECOMPRESS_INCLUDE = ['**/*.{js,mjs,cjs,css,html,htm,json,map,svg,txt,xml,wasm,webmanifest,ico}']
+
+export const DEFAULT_CACHE_CONTROL = {
+  immutable: 'public, max-age=31536000, immutable',
+  mutable: 'no-cache',
+} as const
+
+export const DEFAULT_CONCURRENCY = 8
+
+// ---------------------------------------------------------------------------------------------
+// retention
+
+/**
+ * Retention of old releases: after each publish (and with `cdn-publish prune`), the files of
+ * releases that no retention rule keeps any more are deleted. A file is deleted only when no kept
+ * release names it, and nothing outside the prefix is ever deleted. `false` turns pruning off.
+ *
+ * Durations are milliseconds or strings such as `'90s'`, `'15m'`, `'1h'`, `'1.5h'`, `'2d'`.
+ *
+ * For users of the Ruby gem s3_asset_deploy: `version_limit` ≈ `releases − 1`,
+ * `version_ttl` ≈ `minAge`, `removed_ttl` ≈ `grace`.
+ */
+export interface RetentionOptions {
+  /**
+   * Number of releases kept by count: the current release and the `releases − 1` most recently
+   * replaced ones (their files stay, so a rollback to them is possible).
+   * s3_asset_deploy's `version_limit` is `releases − 1`.
+   * @default 3
+   */
+  releases?: number
+  /**
+   * A release published less than this long ago is kept, even beyond `releases`.
+   * s3_asset_deploy's `version_ttl`.
+   * @default '1h'
+   */
+  minAge?: string | number
+  /**
+   * A release's files are kept until this long after it stopped being current, for HTML still in
+   * caches and long-lived browser tabs. Also how long an unfinished publish is waited for (at
+   * least 1 h, whatever `grace` says), and
+   * the minimum age of an orphan deleted with `orphans: 'delete'`.
+   * s3_asset_deploy's `removed_ttl`.
+   * @default '48h'
+   */
+  grace?: string | number
+  /**
+   * Objects under the prefix that no release record names (from other tools, or from before the
+   * plugin was adopted): `'keep'` never deletes them; `'delete'` deletes them once older than
+   * `grace`.
+   * @default 'keep'
+   */
+  orphans?: 'keep' | 'delete'
+  /**
+   * Allow pruning when the prefix is empty, i.e. when the whole bucket is the plugin's.
+   * Without it, pruning with an empty prefix is refused.
+   * @default false
+   */
+  allowRootPrefix?: boolean
+}
+
+export interface RetentionPolicy {
+  /** Releases kept by count, the current one included (>= 1). */
+  releases: number
+  /** ms: a release published less than this ago is kept. */
+  minAge: number
+  /** ms: a release's files are kept until this long after it stopped being current. */
+  grace: number
+  /** Whether objects no record names may be deleted (only when older than `grace`). */
+  orphans: 'keep' | 'delete'
+}
+
+export type ResolvedRetention = RetentionPolicy & { allowRootPrefix: boolean }
