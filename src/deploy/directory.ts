@@ -123,6 +123,10 @@ export async function finalDirectory(input: DirectoryInput): Promise<FinalDirect
     }
   }
 
+  if (Object.keys(files).length === 0) {
+    throw new CdnPublishError(Codes.PUBLISH_FAILED, `${dir} holds nothing to publish: no file${built ? ' in its manifest or' : ''} on disk. Build first, or name the directory the site is in.`, { file: dir })
+  }
+
   const label = built?.label ?? input.label
   const manifest: CdnManifest = {
     version: 1,

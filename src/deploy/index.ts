@@ -84,13 +84,13 @@ export async function deployDirectory(input: DeployInput): Promise<DeployResult>
   const now = input.now ?? (() => new Date())
   checkReportPath(input.report, dir)
 
-  const final = await finalDirectory({ dir, manifest: input.manifest, ...input.pages, label: o.label })
-  printDirectory(logger, dir, final, o.dryRun)
-  if (!o.dryRun) await writeAll(dir, final.writes)
-
   const report: DeployReport = emptyReport(o, now())
-  if (final.changes.length) report.directory = final.changes
   try {
+    const final = await finalDirectory({ dir, manifest: input.manifest, ...input.pages, label: o.label })
+    printDirectory(logger, dir, final, o.dryRun)
+    if (!o.dryRun) await writeAll(dir, final.writes)
+    if (final.changes.length) report.directory = final.changes
+
     const store = input.store ?? (await openStore(o))
     const outcome = await runPublish({
       store,
@@ -108,6 +108,13 @@ export async function deployDirectory(input: DeployInput): Promise<DeployResult>
     }
     const prune = await pruneAfter(input, store, outcome, report)
     return prune ? { report, prune } : { report }
+  } catch (err) {
+    // the report of a run that failed says so, whichever step failed (the publish fills in its own)
+    if (report.ok) {
+      report.ok = false
+      report.error = err instanceof CdnPublishError ? { code: err.code, message: err.message } : { code: Codes.PUBLISH_FAILED, message: (err as Error)?.message ?? String(err) }
+    }
+    throw err
   } finally {
     if (input.report !== false) await writeReport(input.report, report, logger)
   }
