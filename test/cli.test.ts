@@ -6,70 +6,26 @@
  *
  * Needs `npm run build` first (the binary is dist/cli/index.js).
  */
-import { spawn } from 'node:child_process'
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { DeleteObjectCommand } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import type { CdnManifest } from '../src/index.js'
-import { copyFixture, removeDir, repoRoot, viteBuild, type BuildResult } from './helpers/build.js'
-import { adminClient, closedPort, createBucket, credsEnv, listAll, readObject, type EnvVars } from './helpers/s3.js'
+import { codes, fixtureCopies, repoRoot, viteBuild, type BuildResult } from './helpers/build.js'
+import { cliEnv, runCli, type CliResult } from './helpers/cli.js'
+import { recordKey } from './helpers/keys.js'
+import { adminClient, closedPort, createBucket, credsEnv, listAll, readObject } from './helpers/s3.js'
 
 const servers = inject('s3servers')
-const CLI = path.join(repoRoot, 'dist/cli/index.js')
 const tmpRoot = path.join(repoRoot, 'test/.tmp')
 const STACK_RE = /\n\s+at\s/
 
-const dirs: string[] = []
-afterAll(() => dirs.forEach(removeDir))
-
-function tempDir(label: string): string {
-  mkdirSync(tmpRoot, { recursive: true })
-  const dir = mkdtempSync(path.join(tmpRoot, `cli-${label}-`))
-  dirs.push(dir)
-  return dir
-}
+const fx = fixtureCopies()
+afterAll(() => fx.cleanup())
+const tempDir = (label: string) => fx.temp(`cli-${label}`)
 
 // ---------------------------------------------------------------------------------------------
 // running the binary
-
-interface CliResult {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-}
-
-/**
- * The environment of a run: the test process's own, without any AWS_* or CDN_PUBLISH_* variable
- * (and without DEBUG, which would add stack traces), no shared AWS config files, no instance
- * metadata; then `extra`.
- */
-function cliEnv(extra: EnvVars | Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env }
-  for (const k of Object.keys(env)) {
-    if (k.startsWith('AWS_') || k.startsWith('CDN_PUBLISH_') || k === 'DEBUG') delete env[k]
-  }
-  env.AWS_EC2_METADATA_DISABLED = 'true'
-  env.AWS_CONFIG_FILE = '/nonexistent/x'
-  env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/y'
-  return { ...env, ...extra }
-}
-
-/** Spawn the real binary (`node dist/cli/index.js …`) and collect its output and exit code. */
-function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    const out: Buffer[] = []
-    const err: Buffer[] = []
-    child.stdout.on('data', (b: Buffer) => out.push(b))
-    child.stderr.on('data', (b: Buffer) => err.push(b))
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') })
-    })
-  })
-}
 
 /** The exit code, with the output in the failure message. */
 function expectExit(r: CliResult, code: number) {
@@ -224,11 +180,22 @@ describe('usage', () => {
     expect(r.stderr).toContain('Invalid option `--concurrency`: expected a whole number, got "1e1"')
   })
 
-  test('publish of a directory without a manifest exits 2', async () => {
+  test('publish of an empty directory fails naming it, before any request, and writes nothing into it', async () => {
     const dir = tempDir('empty')
+    const report = path.join(tempDir('report'), 'report.json')
+    const r = await runCli(['publish', dir, '--bucket', 'some-bucket', '--endpoint', nowhere, '--report', report], cliEnv())
+    expectExit(r, 1)
+    expect(r.stderr).toContain(`error [PUBLISH_FAILED]: ${dir} holds nothing to publish`)
+    expect(readdirSync(dir)).toEqual([])
+    // the report says the run failed, and why
+    expect(JSON.parse(readFileSync(report, 'utf8'))).toMatchObject({ ok: false, error: { code: 'PUBLISH_FAILED', message: expect.stringContaining('holds nothing to publish') } })
+  })
+
+  test('publish of a directory that does not exist exits 2, naming it', async () => {
+    const dir = path.join(tempDir('gone'), 'dist')
     const r = await runCli(['publish', dir, '--bucket', 'some-bucket', '--endpoint', nowhere], cliEnv())
     expectExit(r, 2)
-    expect(r.stderr).toContain('has no cdn-manifest.json')
+    expect(r.stderr).toContain(`${dir} is not a directory`)
   })
 })
 
@@ -242,7 +209,6 @@ interface Build {
   bytes: Buffer
 }
 
-const recordKey = (prefix: string, release: string) => `${prefix}.cdn-publish/releases/${release}.json`
 const paths = (m: CdnManifest) => Object.keys(m.files).sort()
 
 interface StatusJson {
@@ -262,15 +228,16 @@ describe.each(servers.map((s) => [s.name, s] as const))('cdn-publish on %s', (_n
   let B: Build
 
   beforeAll(async () => {
-    const root = copyFixture('basic')
-    dirs.push(root)
+    const root = fx.copy()
     const a = await viteBuild('vite8', root, {})
+    expect(codes(a)).toEqual([])
     // keep build A's output: the changed build is made in the same fixture copy
     const dirA = tempDir('dist-a')
     cpSync(a.outDir, dirA, { recursive: true })
     A = { dir: dirA, result: a, manifest: a.manifest!, bytes: a.files.get('cdn-manifest.json')! }
     appendFileSync(path.join(root, 'public/img/logo.png'), Buffer.from('changed bytes'))
     const b = await viteBuild('vite8', root, {})
+    expect(codes(b)).toEqual([])
     B = { dir: b.outDir, result: b, manifest: b.manifest!, bytes: b.files.get('cdn-manifest.json')! }
     expect(A.manifest.release).not.toBe(B.manifest.release)
     expect(readFileSync(path.join(A.dir, 'cdn-manifest.json')).equals(A.bytes)).toBe(true)

@@ -3,6 +3,9 @@
  * those named in CDN_TEST_SERVERS, e.g. `CDN_TEST_SERVERS=s3rver` for a quick local loop),
  * hands their descriptors to the tests (`inject('s3servers')`) and stops them afterwards.
  *
+ * Before that, one apt-get run installs the Debian packages that are missing (the Ceph packages
+ * radosgw needs, Chromium for the browser test): see test/servers/packages.ts.
+ *
  * A small loopback control server lets a test restart a server's front process
  * (`restartFront(info)` from test/servers/index.ts), since the servers live in this process.
  */
@@ -10,9 +13,12 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { TestProject } from 'vitest/node'
 import { serversFromEnv, startS3Servers, type S3Server, type S3ServerInfo } from './servers/index.js'
+import { installMissingPackages, missingPackages } from './servers/packages.js'
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const servers = await startS3Servers(serversFromEnv())
+  const names = serversFromEnv()
+  await installMissingPackages(missingPackages(names))
+  const servers = await startS3Servers(names)
   for (const s of servers) {
     process.stderr.write(`[s3 test servers] ${s.name} at ${s.endpoint}, up in ${(s.startupMs / 1000).toFixed(2)} s\n`)
   }

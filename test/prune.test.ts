@@ -7,27 +7,24 @@
  * Concurrency is made deterministic with loopback proxies that hold one chosen request until the
  * test lets it go: no sleeps.
  */
-import { createHash } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
-import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import type { CdnManifest, CdnPublishOptions, PublishOptions, ReleaseRecord, RetentionOptions } from '../src/index.js'
 import { createS3Store } from '../src/bucket/s3.js'
 import { runRollback } from '../src/rollback.js'
 import { resolveRetention } from '../src/options/retention.js'
 import { runPrune } from '../src/retention/prune.js'
-import type { PruneSection } from '../src/deploy/deploy.js'
-import { captureLogs, copyFixture, removeDir, viteBuild, type BuildResult } from './helpers/build.js'
+import type { PruneSection } from '../src/deploy/index.js'
+import { captureLogs, codes, fixtureCopies, viteBuild, type BuildResult } from './helpers/build.js'
+import { recordKey as recordKeyOf, snapshotKey } from './helpers/keys.js'
 import { adminClient, createBucket, credsEnv, listAll, objectExists, putObject, readObject, startCountingProxy, withEnv, type CountingProxy } from './helpers/s3.js'
 
 const servers = inject('s3servers')
-const dirs: string[] = []
-afterAll(() => dirs.forEach(removeDir))
+const fx = fixtureCopies()
+afterAll(() => fx.cleanup())
 
 const PREFIX = 'site/'
 const AGGRESSIVE: RetentionOptions = { releases: 1, minAge: 0, grace: 0 }
-const sha384hex = (b: Uint8Array) => createHash('sha384').update(b).digest('hex')
-const recordKey = (release: string) => `${PREFIX}.cdn-publish/releases/${release}.json`
+const recordKey = (release: string) => recordKeyOf(PREFIX, release)
 
 interface Release {
   result: BuildResult
@@ -36,28 +33,14 @@ interface Release {
   prune?: PruneSection
 }
 
-/** The fixture app, with the bytes of its public logo and its lazy module settable per release. */
-function app() {
-  const root = copyFixture('basic')
-  dirs.push(root)
-  const logo = path.join(root, 'public/img/logo.png')
-  const lazy = path.join(root, 'src/lazy.js')
-  const original = { logo: readFileSync(logo), lazy: readFileSync(lazy, 'utf8') }
-  return {
-    root,
-    set({ logo: l, lazy: z }: { logo?: string; lazy?: string }) {
-      writeFileSync(logo, Buffer.concat([original.logo, Buffer.from(l ?? '')]))
-      writeFileSync(lazy, `${original.lazy}\n// ${z ?? ''}\n`)
-    },
-  }
-}
+const app = () => fx.app()
 
 /** Every key a release needs: its files, its snapshots (mutable files and manifest) and its record. */
 function keysOf(r: Release): string[] {
   const m = r.manifest
   const keys = Object.keys(m.files).map((p) => PREFIX + p)
-  for (const p of Object.keys(m.files)) if (!m.files[p].immutable) keys.push(`${PREFIX}.cdn-publish/snapshots/${sha384hex(r.result.files.get(p)!)}`)
-  keys.push(`${PREFIX}.cdn-publish/snapshots/${sha384hex(r.result.files.get('cdn-manifest.json')!)}`)
+  for (const p of Object.keys(m.files)) if (!m.files[p].immutable) keys.push(snapshotKey(PREFIX, r.result.files.get(p)!))
+  keys.push(snapshotKey(PREFIX, r.result.files.get('cdn-manifest.json')!))
   keys.push(recordKey(m.release))
   return keys
 }
@@ -76,12 +59,19 @@ describe.each(servers.map((s) => [s.name, s] as const))('retention on %s', (_nam
 
   const publishOptions = (bucket: string, extra: PublishOptions = {}): PublishOptions => ({ bucket, prefix: PREFIX, endpoint: proxy.endpoint, forcePathStyle: true, ...extra })
 
-  async function publish(root: string, bucket: string, retention: RetentionOptions | false | undefined, extra: { publish?: PublishOptions; endpoint?: string } = {}): Promise<Release> {
+  /** Build and publish; `extra.warnings`: the codes of every warning the build must report (none unless said). */
+  async function publish(
+    root: string,
+    bucket: string,
+    retention: RetentionOptions | false | undefined,
+    extra: { publish?: PublishOptions; endpoint?: string; warnings?: string[] } = {},
+  ): Promise<Release> {
     const logs = captureLogs()
     const options: CdnPublishOptions = { publish: publishOptions(bucket, { ...(extra.endpoint ? { endpoint: extra.endpoint } : {}), ...extra.publish }) }
     if (retention !== undefined) options.retention = retention
     const result = await withEnv(env(), () => viteBuild('vite8', root, options, { customLogger: logs.logger }))
-    const report = JSON.parse(result.text('cdn-publish-report.json')) as { prune?: PruneSection }
+    expect(codes(result), 'the warnings of the build').toEqual(extra.warnings ?? [])
+    const report = result.report<{ prune?: PruneSection }>()
     return { result, manifest: result.manifest!, logs: logs.text(), ...(report.prune ? { prune: report.prune } : {}) }
   }
 
@@ -166,11 +156,10 @@ describe.each(servers.map((s) => [s.name, s] as const))('retention on %s', (_nam
     proxy.failWhen((r) => r.method === 'POST')
     let r2: Release
     try {
-      r2 = await publish(a.root, bucket, AGGRESSIVE)
+      r2 = await publish(a.root, bucket, AGGRESSIVE, { warnings: ['PRUNE_FAILED'] })
     } finally {
       proxy.failWhen(undefined)
     }
-    expect(r2.result.warnings.map((w) => w.pluginCode)).toContain('PRUNE_FAILED')
     expect(r2.prune?.ok).toBe(false)
     for (const k of keysOf(r1)) expect(await objectExists(admin, bucket, k), k).toBe(true)
     // the same build again: nothing to publish, and the prune now goes through
@@ -228,7 +217,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('retention on %s', (_nam
       let listings = 0
       const checking = publishing.hold((r) => r.method === 'GET' && r.key === '' && ++listings === 2)
       a.set({ logo: 'A', lazy: 'three' })
-      const pC = publish(a.root, bucket, false, { endpoint: publishing.endpoint })
+      const pC = publish(a.root, bucket, false, { endpoint: publishing.endpoint, warnings: ['REUPLOADED'] })
       await checking.arrived
       deleting.release()
       const p = await pruned
@@ -236,7 +225,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('retention on %s', (_nam
       checking.release()
       const rC = await pC
       expect(rC.manifest.files[logoA]).toBeDefined()
-      expect(rC.logs).toMatch(/reuses were deleted meanwhile .*uploading them again: .*site\/img\/logo-/)
+      expect(rC.result.warnings[0].message).toMatch(/reuses were deleted meanwhile .*uploading them again: .*site\/img\/logo-/)
       for (const k of keysOf(rC)) expect(await objectExists(admin, bucket, k), k).toBe(true)
       const back = await readObject(admin, bucket, PREFIX + logoA)
       expect(back.bytes.equals(rC.result.files.get(logoA)!)).toBe(true)

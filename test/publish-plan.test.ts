@@ -7,7 +7,9 @@ import { describe, expect, test } from 'vitest'
 import type { ManifestFile } from '../src/build/manifest-types.js'
 import { CdnPublishError } from '../src/errors.js'
 import { compileGlob } from '../src/util/glob.js'
-import { normalizePrefix, resolvePublishOptions, type PublishOptions } from '../src/options/publish.js'
+import { resolvePublishOptions } from '../src/options/publish.js'
+import { normalizePrefix } from '../src/options/validate.js'
+import { type PublishOptions } from '../src/options/types.js'
 import {
   headersHash,
   localFiles,

@@ -3,18 +3,20 @@
  * options, against both S3 test servers (radosgw and s3rver), through a counting loopback proxy
  * that sees every request. What landed is read back with the test's own SDK client.
  */
-import { createHash } from 'node:crypto'
 import { appendFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import type { CdnManifest } from '../src/index.js'
-import type { PublishOptions } from '../src/options/publish.js'
+import type { PublishOptions } from '../src/options/types.js'
 import type { ReleaseRecord } from '../src/bucket/record.js'
-import type { PublishReport } from '../src/publish/run.js'
-import { SKIPPED_NO_BUCKET } from '../src/publish/step.js'
-import { buildError, captureLogs, copyFixture, readOutDir, removeDir, viteBuild, type BuildResult, type Logs, type ViteName } from './helpers/build.js'
+import type { PublishReport } from '../src/publish/report.js'
+import { SKIPPED_NO_BUCKET } from '../src/after-build.js'
+import { buildError, captureLogs, codes, fixtureCopies, readOutDir, readReport, viteBuild, type BuildResult, type Logs, type ViteName } from './helpers/build.js'
+import { sha256hex as sha256 } from './helpers/digest.js'
+import { recordKey as recordKeyOf, snapshotKey } from './helpers/keys.js'
+import { assertNoSecrets as noSecretsIn } from './helpers/secrets.js'
 import {
   adminClient,
   closedPort,
@@ -32,14 +34,9 @@ import {
 } from './helpers/s3.js'
 
 const servers = inject('s3servers')
-const dirs: string[] = []
-afterAll(() => dirs.forEach(removeDir))
-
-function fixture(): string {
-  const dir = copyFixture('basic')
-  dirs.push(dir)
-  return dir
-}
+const fx = fixtureCopies()
+afterAll(() => fx.cleanup())
+const fixture = () => fx.copy()
 
 /** Secrets that must never appear in any output, error or written file. */
 const secrets = new Set<string>()
@@ -51,12 +48,8 @@ secrets.add(FAKE.accessKeyId)
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 const STACK_RE = /\n\s+at\s/
-
-function assertNoSecrets(where: string, text: string) {
-  for (const s of secrets) expect(text.includes(s), `${where} contains a credential`).toBe(false)
-}
+const assertNoSecrets = (where: string, text: string) => noSecretsIn(secrets, where, text)
 
 /** Every file of the output directory (the report included) as text. */
 function outDirText(outDir: string): string {
@@ -70,17 +63,19 @@ interface Published {
   report: PublishReport
 }
 
-async function build(root: string, publish: PublishOptions | false | undefined, config: Record<string, unknown> = {}, vite: ViteName = 'vite8') {
+/** A build (with `publish`, when given); `warnings`: the codes of every warning it must report. */
+async function build(root: string, publish: PublishOptions | false | undefined, config: Record<string, unknown> = {}, vite: ViteName = 'vite8', warnings: string[] = []) {
   const logs = captureLogs()
   const result = await viteBuild(vite, root, publish === undefined ? {} : { publish }, { customLogger: logs.logger, ...config })
+  expect(codes(result), 'the warnings of the build').toEqual(warnings)
   assertNoSecrets('the build output', logs.text())
   assertNoSecrets('the output directory', outDirText(result.outDir))
   return { result, logs }
 }
 
-async function publishBuild(root: string, publish: PublishOptions, config: Record<string, unknown> = {}, vite: ViteName = 'vite8'): Promise<Published> {
-  const { result, logs } = await build(root, publish, config, vite)
-  const report = JSON.parse(readFileSync(path.join(result.outDir, 'cdn-publish-report.json'), 'utf8')) as PublishReport
+async function publishBuild(root: string, publish: PublishOptions, config: Record<string, unknown> = {}, vite: ViteName = 'vite8', warnings: string[] = []): Promise<Published> {
+  const { result, logs } = await build(root, publish, config, vite, warnings)
+  const report = result.report()
   return { result, logs, manifest: result.manifest!, report }
 }
 
@@ -110,16 +105,14 @@ function changedPaths(a: CdnManifest, b: CdnManifest): string[] {
   return paths(b).filter((p) => a.files[p]?.integrity !== b.files[p].integrity)
 }
 
-const recordKeyOf = (prefix: string, release: string) => `${prefix}.cdn-publish/releases/${release}.json`
-const sha384hex = (b: Uint8Array) => createHash('sha384').update(b).digest('hex')
 
 /** Every mutable file is snapshotted, for a failed switch and for rollbacks. */
 const snapshotted = (m: CdnManifest, p: string) => !m.files[p].immutable
 
 /** Keys of the snapshots a release stores: one per distinct bytes of its mutable text files, and its manifest's. */
 function snapshotKeys(prefix: string, r: BuildResult, m: CdnManifest, only = paths(m)): string[] {
-  const keys = new Set(only.filter((p) => snapshotted(m, p)).map((p) => `${prefix}.cdn-publish/snapshots/${sha384hex(r.files.get(p)!)}`))
-  keys.add(`${prefix}.cdn-publish/snapshots/${sha384hex(r.files.get('cdn-manifest.json')!)}`)
+  const keys = new Set(only.filter((p) => snapshotted(m, p)).map((p) => snapshotKey(prefix, r.files.get(p)!)))
+  keys.add(snapshotKey(prefix, r.files.get('cdn-manifest.json')!))
   return [...keys]
 }
 
@@ -193,7 +186,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('publish on %s', (name, 
     expect(keys.slice(1, -2).sort()).toEqual([...paths(manifest), ...snapshotKeys('', result, manifest)].sort())
     // each snapshot holds the bytes of the mutable file (or manifest) it copies, for a rollback
     for (const p of [...paths(manifest).filter((f) => snapshotted(manifest, f)), 'cdn-manifest.json']) {
-      const snap = await readObject(admin, bucket, `.cdn-publish/snapshots/${sha384hex(result.files.get(p)!)}`)
+      const snap = await readObject(admin, bucket, snapshotKey('', result.files.get(p)!))
       expect(snap.bytes.equals(result.files.get(p)!), p).toBe(true)
     }
     expect(Object.keys(record.snapshots ?? {}).sort()).toEqual([...paths(manifest).filter((f) => snapshotted(manifest, f)), 'cdn-manifest.json'].sort())
@@ -331,7 +324,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('publish on %s', (name, 
     expect(await listAll(admin, bucket)).toEqual(before)
     await expectServed(admin, bucket, '', a.result, a.manifest)
     expect((await readJson<ReleaseRecord>(admin, bucket, recordKeyOf('', a.manifest.release))).state).toBe('current')
-    const report = JSON.parse(readFileSync(path.join(root, 'dist/cdn-publish-report.json'), 'utf8')) as PublishReport
+    const report = readReport(root)
     expect(report.ok).toBe(false)
     expect(report.error?.code).toBe('IMMUTABLE_KEY_CONFLICT')
     expect(report.conflicts.map((f) => f.path)).toEqual([css])

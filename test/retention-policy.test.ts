@@ -10,7 +10,8 @@ import {
   type PrunePlan,
   type ReleaseRecordView,
 } from '../src/retention/policy.js'
-import type { RetentionPolicy } from '../src/options/retention.js'
+import type { RetentionPolicy } from '../src/options/types.js'
+import { recordKey as recordKeyOf } from './helpers/keys.js'
 
 const S = 1000
 const M = 60 * S
@@ -22,7 +23,7 @@ const PREFIX = 'app/'
 const MANIFEST = `${PREFIX}cdn-manifest.json`
 const POLICY: RetentionPolicy = { releases: 3, minAge: 1 * H, grace: 48 * H, orphans: 'keep' }
 
-const recordKey = (id: string, prefix = PREFIX) => `${prefix}.cdn-publish/releases/${id}.json`
+const recordKey = (id: string, prefix = PREFIX) => recordKeyOf(prefix, id)
 const file = (name: string) => `${PREFIX}${name}`
 
 /** A release that has been current from `publishedAt` (and replaced at `replacedAt` if given). */

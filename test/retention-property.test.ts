@@ -7,11 +7,12 @@
  * Number of sequences: FC_RUNS (default 200, quick enough for every run; the nightly setting is
  * FC_RUNS=10000). A failure prints the seed and the shrunk sequence of operations.
  */
-import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { PENDING_WAIT_MIN, planPrune, type ListedObject, type PrunePlan, type ReleaseRecordView } from '../src/retention/policy.js'
-import type { RetentionPolicy } from '../src/options/retention.js'
+import type { RetentionPolicy } from '../src/options/types.js'
+import { sha256hex } from './helpers/digest.js'
+import { recordKey } from './helpers/keys.js'
 
 const NUM_RUNS = Number(process.env.FC_RUNS ?? 200)
 
@@ -46,7 +47,7 @@ interface Stored {
   lastModified: number
 }
 
-const short = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 8)
+const short = (text: string) => sha256hex(text).slice(0, 8)
 
 /** An in-memory bucket with the publisher's order of writes and a pruner applying plans. */
 class BucketModel {
@@ -99,7 +100,7 @@ class BucketModel {
     const html = { key: `${this.prefix}index.html`, size: 50 + this.counter }
     const record: ReleaseRecordView = {
       release,
-      recordKey: `${this.prefix}.cdn-publish/releases/${release}.json`,
+      recordKey: recordKey(this.prefix, release),
       state: 'pending',
       createdAt: this.now,
       keys: [...immutable.map((f) => f.key), html.key],

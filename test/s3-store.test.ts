@@ -3,7 +3,7 @@
  * test/global-setup.ts), through the real AWS SDK. What landed is always read back through the
  * SDK with the test's own client.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,7 +18,9 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import { CdnPublishError } from '../src/errors.js'
 import { createS3Store, type S3StoreOptions } from '../src/bucket/s3.js'
 import type { ObjectStore } from '../src/bucket/store.js'
+import { md5hex, sha256hex as sha256 } from './helpers/digest.js'
 import { adminClient, closedPort, credsEnv, listAll, objectExists, startCountingProxy, withEnv } from './helpers/s3.js'
+import { assertNoSecrets as noSecretsIn } from './helpers/secrets.js'
 import { restartFront, type S3ServerInfo } from './servers/index.js'
 
 const servers = inject('s3servers')
@@ -30,8 +32,6 @@ function storeFor(server: S3ServerInfo, bucket: string, extra: Partial<S3StoreOp
   return createS3Store({ bucket, endpoint: server.endpoint, region: server.region, forcePathStyle: true, ...extra })
 }
 
-const md5hex = (b: Uint8Array) => createHash('md5').update(b).digest('hex')
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
 async function readBack(client: S3Client, bucket: string, key: string) {
   const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
@@ -59,8 +59,7 @@ async function expectStoreError(p: Promise<unknown>, code: string): Promise<CdnP
 }
 
 function assertNoSecrets(e: { message: string; data?: unknown }) {
-  const text = `${e.message}\n${JSON.stringify(e.data ?? {})}`
-  for (const s of knownSecrets) expect(text.includes(s), 'an error message contains a secret key').toBe(false)
+  noSecretsIn(knownSecrets, 'an error message', `${e.message}\n${JSON.stringify(e.data ?? {})}`)
 }
 
 async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {

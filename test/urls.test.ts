@@ -28,11 +28,33 @@ describe('createUrls', () => {
     expect(urls.outputPathOf('/sub/../../etc/passwd', 'index.html', 'html')).toBeUndefined()
   })
 
+  it.each(['/', '/sub/', './', ''])('base %j: protocol-relative URLs of other sites are not ours', (base) => {
+    const urls = createUrls(base)
+    for (const host of ['index.html', 'assets/x.css']) {
+      expect(urls.outputPathOf('//cdn.example.com/x.png', host, 'css')).toBeUndefined()
+      expect(urls.outputPathOf('//cdn.example.com/sub/x.png', host, 'css')).toBeUndefined()
+      expect(urls.outputPathOf('/\\cdn.example.com/x.png', host, 'css')).toBeUndefined()
+      expect(urls.outputPathOf('https://cdn.example.com/x.png', host, 'css')).toBeUndefined()
+    }
+  })
+
+  it('a base that names a site maps its own URLs back, protocol-relative too', () => {
+    const urls = createUrls('//cdn.example.com/app/')
+    expect(urls.builtUrl('img/a.png', 'index.html', 'html', false)).toBe('//cdn.example.com/app/img/a.png')
+    expect(urls.outputPathOf('//cdn.example.com/app/img/a.png', 'index.html', 'html')).toBe('img/a.png')
+    expect(urls.outputPathOf('//other.example.com/app/img/a.png', 'index.html', 'html')).toBeUndefined()
+    expect(createUrls('https://cdn.example.com/').outputPathOf('https://cdn.example.com/img/a.png', 'assets/x.css', 'css')).toBe('img/a.png')
+  })
+
   it('renderBuiltUrl decides URLs, and its prefix maps them back', () => {
     const urls = createUrls('/', (fileName, { hostType, type }) => `https://${type}.${hostType}.test/${fileName}`)
     expect(urls.builtUrl('img/a.png', 'index.html', 'html', false)).toBe('https://asset.html.test/img/a.png')
     expect(urls.outputPathOf('https://public.html.test/img/a.png', 'index.html', 'html')).toBe('img/a.png')
     expect(urls.outputPathOf('https://public.html.test//img/a.png', 'index.html', 'html')).toBe('img/a.png')
+    // a renderBuiltUrl whose prefix is a path ('/') does not claim other sites' URLs either
+    const rooted = createUrls('/', (fileName) => `/${fileName}`)
+    expect(rooted.outputPathOf('/img/a.png', 'index.html', 'html')).toBe('img/a.png')
+    expect(rooted.outputPathOf('//cdn.example.com/img/a.png', 'index.html', 'html')).toBeUndefined()
     const relative = createUrls('/', () => ({ relative: true }))
     expect(relative.builtUrl('img/a.png', 'assets/x.css', 'css', false)).toBe('../img/a.png')
   })

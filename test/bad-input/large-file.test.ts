@@ -1,6 +1,6 @@
 /**
  * Bad input, size: a 200 MB file in `public/`, built by a real Vite build and published to s3rver
- * through the product's deploy (`runDeploy`, the same code the plugin's closeBundle and the CLI
+ * through the product's deploy core (`deployDirectory`, the same code the plugin's closeBundle and the CLI
  * run) with the real SDK. It must land with the right size and ETag, and publishing it must not
  * hold it in memory: the test process's peak RSS during the publish may grow by less than 150 MB
  * over its RSS just before.
@@ -17,17 +17,16 @@ import path from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { afterAll, beforeAll, expect, inject, test } from 'vitest'
-import { runDeploy } from '../../src/deploy/deploy.js'
+import { deployDirectory } from '../../src/deploy/index.js'
 import { resolvePublishOptions } from '../../src/options/publish.js'
 import { silentLogger } from '../../src/log.js'
-import { viteBuild } from '../helpers/build.js'
+import { codes, fixtureCopies, viteBuild } from '../helpers/build.js'
 import { adminClient, createBucket, credsEnv, listAll, withEnv } from '../helpers/s3.js'
-import { fixtures } from './helpers.js'
 
 const servers = inject('s3servers')
 // the brief's target is s3rver; any server will do when the run was limited to another one
 const server = servers.find((s) => s.name === 's3rver') ?? servers[0]
-const fx = fixtures()
+const fx = fixtureCopies()
 
 const MB = 1024 * 1024
 const SIZE = 200 * MB
@@ -41,7 +40,7 @@ setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 
 beforeAll(async () => {
-  root = fx.basic()
+  root = fx.copy()
   // 200 chunks of one random MiB, written as a stream (never 200 MB in memory here)
   const chunk = randomBytes(MB)
   const hash = createHash('md5')
@@ -65,7 +64,11 @@ test(`a 200 MB public file publishes with the right size and ETag, and RSS grows
   try {
     const bucket = await createBucket(admin, 'large')
     // the build, without a bucket (publishing skipped); only the manifest is kept from its result
-    const manifest = await withEnv({}, async () => (await viteBuild('vite8', root, {})).manifest!)
+    const manifest = await withEnv({}, async () => {
+      const r = await viteBuild('vite8', root, {})
+      expect(codes(r), 'the warnings of the build').toEqual([])
+      return r.manifest!
+    })
     expect(manifest.files['big.bin']).toMatchObject({ size: SIZE, immutable: false })
 
     await withEnv(credsEnv(server), async () => {
@@ -80,13 +83,14 @@ test(`a 200 MB public file publishes with the right size and ETag, and RSS grows
       }, 5)
       let report
       try {
-        ;({ report } = await runDeploy({
-          outDir: path.join(root, 'dist'),
+        ;({ report } = await deployDirectory({
+          dir: path.join(root, 'dist'),
           manifest: 'cdn-manifest.json',
           options: { ...options, bucket },
           retention: false,
           logger: silentLogger,
-          warn: () => {},
+          report: false,
+          pages: { fingerprintPublic: true, hashLength: 8 },
         }))
       } finally {
         clearInterval(timer)

@@ -2,16 +2,20 @@
  * Bad input, options: invalid types and values of the build, publish and retention options (and
  * of the environment variables standing in for them), each in a real Vite build whose publish
  * target is otherwise valid: a fresh bucket on each S3 test server, reached through a counting
- * loopback proxy. Every one must fail the build with INVALID_OPTION naming the option, print no
- * stack trace, echo no secret, and send not a single request to the store.
+ * loopback proxy. Every one must fail the build with INVALID_OPTION naming the option and the rule
+ * it breaks, when the build starts: no output directory is written, no stack trace printed, no
+ * secret echoed, and not a single request sent to the store.
  */
+import { existsSync } from 'node:fs'
+import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import type { CdnPublishOptions, PublishOptions, RetentionOptions } from '../../src/index.js'
 import { adminClient, createBucket, credsEnv, listAll, startCountingProxy, withEnv, type CountingProxy, type EnvVars } from '../helpers/s3.js'
-import { expectFailed, fixtures, STACK_RE, tryBuild } from './helpers.js'
+import { fixtureCopies } from '../helpers/build.js'
+import { expectFailed, STACK_RE, tryBuild } from './helpers.js'
 
 const servers = inject('s3servers')
-const fx = fixtures()
+const fx = fixtureCopies()
 afterAll(() => fx.cleanup())
 
 const PASSWORD = 'pAsSw0rd-in-the-URL-9f3e'
@@ -58,7 +62,11 @@ const rows: Row[] = [
     names: '`publish.bucket`',
     says: /not an s3:\/\/ URL \(use bucket 'cdn-opt-[0-9a-f]+' and prefix 'p\/'\)/,
   },
-  { label: 'publish.bucket with a space', options: (bucket, endpoint) => ({ publish: target(`${bucket} x`, endpoint) }), names: '`publish.bucket`', says: /no spaces/ },
+  { label: 'publish.bucket with a space', options: (bucket, endpoint) => ({ publish: target(`${bucket} x`, endpoint) }), names: '`publish.bucket`', says: /only letters, digits, '\.', '-' and '_', this one has " " at position \d+/ },
+  { label: "publish.bucket 'ab'", options: (_bucket, endpoint) => ({ publish: target('ab', endpoint) }), names: '`publish.bucket`', says: /\(3 to 63 characters, this one has 2\), got "ab"/ },
+  { label: 'publish.bucket of 64 characters', options: (_bucket, endpoint) => ({ publish: target('a'.repeat(64), endpoint) }), names: '`publish.bucket`', says: /3 to 63 characters, this one has 64/ },
+  { label: "publish.bucket '-site'", options: (_bucket, endpoint) => ({ publish: target('-site', endpoint) }), names: '`publish.bucket`', says: /a letter or digit at each end/ },
+  { label: "publish.report ''", options: publishing({ report: '' }), names: '`publish.report`', says: /a file path, or false/ },
   { label: "publish.prefix '../x'", options: publishing({ prefix: '../x' }), names: '`publish.prefix`', says: /no empty, '\.' or '\.\.' segments.*"\.\.\/x"/ },
   { label: "publish.prefix 'a//b'", options: publishing({ prefix: 'a//b' }), names: '`publish.prefix`', says: /"a\/\/b"/ },
   { label: "publish.endpoint 'ftp://x'", options: publishing({ endpoint: 'ftp://x' }), names: '`publish.endpoint`', says: /http\(s\) URL.*"ftp:\/\/x"/ },
@@ -100,6 +108,7 @@ const rows: Row[] = [
   { label: 'retention as a number', options: (bucket, endpoint) => ({ publish: target(bucket, endpoint), retention: 3 as unknown as RetentionOptions }), names: '`retention`', says: /an object or false/ },
   // environment variables standing in for options
   { label: "CDN_PUBLISH_PREFIX 'a/../b'", options: publishing({ prefix: undefined }), env: { CDN_PUBLISH_PREFIX: 'a/../b' }, names: 'CDN_PUBLISH_PREFIX', says: /Invalid environment variable CDN_PUBLISH_PREFIX.*"a\/\.\.\/b"/ },
+  { label: "CDN_PUBLISH_BUCKET 'ab'", options: (_bucket, endpoint) => ({ publish: { endpoint, forcePathStyle: true } }), env: { CDN_PUBLISH_BUCKET: 'ab' }, names: 'CDN_PUBLISH_BUCKET', says: /Invalid environment variable CDN_PUBLISH_BUCKET: expected a bucket name such as 'my-site-assets' \(3 to 63 characters, this one has 2\)/ },
   { label: "CDN_PUBLISH_DRY_RUN 'perhaps'", options: publishing({}), env: { CDN_PUBLISH_DRY_RUN: 'perhaps' }, names: 'CDN_PUBLISH_DRY_RUN', says: /true or false.*got "perhaps"/ },
   {
     label: 'CDN_PUBLISH_ENDPOINT with a password',
@@ -124,7 +133,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('INVALID_OPTION on %s', 
 
   test.each(rows.map((r) => [r.label, r] as const))('%s: the build fails naming it, nothing reaches the bucket', async (_label, row) => {
     const bucket = await createBucket(admin, 'opt')
-    const root = fx.basic()
+    const root = fx.copy()
     proxy.reset()
     const o = await withEnv({ ...credsEnv(server), ...row.env }, () => tryBuild('vite8', root, row.options(bucket, proxy.endpoint)))
     const error = expectFailed(o)
@@ -135,6 +144,8 @@ describe.each(servers.map((s) => [s.name, s] as const))('INVALID_OPTION on %s', 
     if (!row.buildOption) expect(String(error.stack ?? ''), 'no stack trace').not.toMatch(STACK_RE)
     const everything = `${error.message}\n${String(error.stack)}\n${JSON.stringify({ ...error })}\n${o.logs.text()}`
     for (const s of row.never ?? []) expect(everything.includes(s), `the output echoes ${JSON.stringify(s)}`).toBe(false)
+    // the build stopped before it wrote anything
+    expect(existsSync(path.join(root, 'dist')), 'no output directory').toBe(false)
     // not one request, and the bucket is as empty as it was created
     expect(proxy.requests()).toEqual([])
     expect(await listAll(admin, bucket)).toEqual([])

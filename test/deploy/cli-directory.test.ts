@@ -9,12 +9,12 @@
  * file is shown in the dry-run plan with its reason; the dry run changes neither the bucket nor
  * the directory. The report lands outside the published directory.
  */
-import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, inject, test } from 'vitest'
 import type { CdnManifest } from '../../src/index.js'
-import { copyFixture, readOutDir, removeDir, repoRoot, viteBuild } from '../helpers/build.js'
+import { codes, copyFixture, readOutDir, removeDir, repoRoot, viteBuild } from '../helpers/build.js'
+import { hash8 } from '../helpers/digest.js'
 import { cliEnv, runCli, type CliResult } from '../helpers/cli.js'
 import { adminClient, createBucket, credsEnv, listAll, readObject } from '../helpers/s3.js'
 
@@ -23,7 +23,6 @@ const PREFIX = 'site/'
 const dirs: string[] = []
 afterAll(() => dirs.forEach(removeDir))
 
-const hash8 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('base64url').slice(0, 8)
 
 function expectExit(r: CliResult, code: number) {
   expect(r.code, `exit code\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`).toBe(code)
@@ -33,7 +32,8 @@ function expectExit(r: CliResult, code: number) {
 async function builtApp(config: Record<string, unknown> = {}): Promise<string> {
   const root = copyFixture('basic')
   dirs.push(root)
-  await viteBuild('vite8', root, { publish: false }, config)
+  const r = await viteBuild('vite8', root, { publish: false }, config)
+  expect(codes(r), 'the warnings of the build').toEqual([])
   return root
 }
 

@@ -4,20 +4,18 @@
  * HTML pass, and a static directory with no manifest at all. No bucket here: what is published
  * from these directories is tested in ./cli-directory.test.ts.
  */
-import { createHash } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, test } from 'vitest'
 import { finalDirectory, type DirectoryInput } from '../../src/deploy/directory.js'
 import type { CdnManifest } from '../../src/index.js'
 import { readOutDir, removeDir, repoRoot } from '../helpers/build.js'
+import { hash8, sri } from '../helpers/digest.js'
 
 const dirs: string[] = []
 afterAll(() => dirs.forEach(removeDir))
 
 const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex')
-const hash8 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('base64url').slice(0, 8)
-const sri = (b: Uint8Array | string) => `sha384-${createHash('sha384').update(b).digest('base64')}`
 
 /** A directory with these files (path → text or bytes). */
 function directory(files: Record<string, string | Uint8Array>): string {

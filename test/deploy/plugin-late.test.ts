@@ -4,12 +4,12 @@
  * bundle never saw) and removes Vite's `.vite/manifest.json` in its own `closeBundle`, as
  * SvelteKit and friends do. Real Vite 7 and Vite 8 builds, published to both S3 test servers.
  */
-import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, inject, test } from 'vitest'
 import type { CdnManifest } from '../../src/index.js'
-import { copyFixture, removeDir, vites, viteBuild } from '../helpers/build.js'
+import { codes, copyFixture, removeDir, vites, viteBuild } from '../helpers/build.js'
+import { hash8 } from '../helpers/digest.js'
 import { adminClient, createBucket, credsEnv, listAll, readObject, withEnv } from '../helpers/s3.js'
 
 const servers = inject('s3servers')
@@ -18,7 +18,6 @@ const dirs: string[] = []
 afterAll(() => dirs.forEach(removeDir))
 
 const SVG = '<svg xmlns="http://www.w3.org/2000/svg"><rect width="1" height="1"/></svg>'
-const hash8 = (b: string) => createHash('sha256').update(b).digest('base64url').slice(0, 8)
 
 /** What a framework does after the client build, in its own `closeBundle`. */
 function frameworkAfterBuild() {
@@ -52,7 +51,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('files written after the
     const result = await withEnv(credsEnv(server), () =>
       viteBuild(vite, root, { publish: { bucket, endpoint: server.endpoint, forcePathStyle: true, prefix: PREFIX } }, { build: { manifest: true }, plugins: [frameworkAfterBuild()] }),
     )
-    expect(result.warnings.map((w) => w.pluginCode ?? w.code)).toEqual([])
+    expect(codes(result)).toEqual([])
     const copy = `img/diagram-${hash8(SVG)}.svg`
     const m = JSON.parse(readFileSync(path.join(result.outDir, 'cdn-manifest.json'), 'utf8')) as CdnManifest
     expect(m.files['docs/index.html']).toMatchObject({ immutable: false })

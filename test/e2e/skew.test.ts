@@ -12,8 +12,7 @@
  *
  * Screenshots of every tab go to test/.tmp/e2e-screenshots/.
  */
-import { createHash } from 'node:crypto'
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
@@ -21,17 +20,17 @@ import { GetObjectCommand } from '@aws-sdk/client-s3'
 import { chromium, type Browser, type Page, type Response } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import type { CdnManifest, RetentionOptions } from '../../src/index.js'
-import { captureLogs, removeDir, repoRoot, viteBuild, type BuildResult } from '../helpers/build.js'
+import { captureLogs, codes, fixtureCopies, repoRoot, viteBuild, type BuildResult } from '../helpers/build.js'
+import { sha256hex as sha256 } from '../helpers/digest.js'
 import { adminClient, createBucket, credsEnv, withEnv } from '../helpers/s3.js'
 
 const servers = inject('s3servers')
 const PREFIX = 'shop/'
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const shots = path.join(repoRoot, 'test/.tmp/e2e-screenshots')
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 
 let browser: Browser
-const dirs: string[] = []
+const fx = fixtureCopies()
 beforeAll(async () => {
   mkdirSync(shots, { recursive: true })
   browser = await chromium.launch({
@@ -42,15 +41,12 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await browser?.close()
-  dirs.forEach(removeDir)
+  fx.cleanup()
 })
 
 /** A copy of playground/skew to build releases from. */
 function skewApp() {
-  mkdirSync(path.join(repoRoot, 'test/.tmp'), { recursive: true })
-  const root = mkdtempSync(path.join(repoRoot, 'test/.tmp/skew-'))
-  dirs.push(root)
-  cpSync(path.join(repoRoot, 'playground/skew'), root, { recursive: true, filter: (src) => !/[/\\](dist|node_modules)$/.test(src) })
+  const root = fx.project('playground/skew')
   return {
     root,
     /** Release 2: the lazy route's code and the image its stylesheet names change. */
@@ -144,6 +140,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('rolling deploy in Chrom
       viteBuild('vite8', root, { publish: { bucket, prefix: PREFIX, endpoint: server.endpoint, forcePathStyle: true }, ...(retention ? { retention } : {}) }, { customLogger: logs.logger }),
     )
     expect(logs.text()).toContain('[cdn-publish] published release')
+    expect(codes(r), 'the warnings of the build').toEqual([])
     return r
   }
 

@@ -17,9 +17,10 @@
  * seen before; not the bucket, whose name is random). Concurrent requests arriving in another order
  * therefore get the same faults in a replay with the same seed.
  */
-import { createServer, request as httpRequest, Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { randomInt } from 'node:crypto'
-import type { AddressInfo, Socket } from 'node:net'
+import type { Socket } from 'node:net'
+import { answerS3Error, forwardRequest, listenLoopback, parseS3Path, type S3ErrorAnswer } from '../helpers/proxy.js'
 
 export const FAULT_KINDS = ['error500', 'error503', 'resetBefore', 'resetAfter', 'latency', 'stall'] as const
 export type FaultKind = (typeof FAULT_KINDS)[number]
@@ -171,7 +172,7 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
   }
 
   const server: Server = createServer((req, res) => {
-    const { bucket, key, query } = parsePath(req)
+    const { bucket, key, query } = parseS3Path(req.url)
     const info: RequestInfo = { seq: seq++, method: req.method ?? 'GET', bucket, key, query }
     const { fault, rng } = decide(info)
     const entry: ProxiedRequest = { ...info, fault, status: 0 }
@@ -220,24 +221,16 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
 
   function forward(req: IncomingMessage, res: ServerResponse, entry: ProxiedRequest, cut: boolean, rng: () => number) {
     inFlight++
-    let done = false
-    const finish = () => {
-      if (done) return
-      done = true
-      upstreamDone()
-    }
-    const up = httpRequest(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent },
-      (upRes) => {
-        upRes.on('end', finish)
-        upRes.on('close', finish)
+    forwardRequest(req, res, target, {
+      agent,
+      onDone: upstreamDone,
+      onUpstreamError: () => {
+        upstreamErrors++
+      },
+      onResponse: (upRes) => {
         entry.status = upRes.statusCode ?? 0
         for (const fn of listeners) fn(entry)
-        if (!cut) {
-          res.writeHead(upRes.statusCode ?? 502, upRes.headers)
-          upRes.pipe(res)
-          return
-        }
+        if (!cut) return true
         // the server did the work; the client gets the head and part of the body, then a reset
         const chunks: Buffer[] = []
         upRes.on('data', (c: Buffer) => chunks.push(c))
@@ -254,22 +247,12 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
           const part = 1 + Math.floor(rng() * (body.length - 1))
           res.write(body.subarray(0, part), () => req.socket.destroy())
         })
+        return false
       },
-    )
-    up.on('error', () => {
-      upstreamErrors++
-      finish()
-      req.socket.destroy()
     })
-    up.on('close', finish)
-    res.on('close', () => {
-      if (!res.writableFinished) up.destroy()
-    })
-    req.pipe(up)
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const endpoint = await listenLoopback(server)
 
   return {
     endpoint,
@@ -318,28 +301,14 @@ function checkRates(r: FaultRates): FaultRates {
   return { ...r }
 }
 
-function answerError(req: IncomingMessage, res: ServerResponse, entry: ProxiedRequest, e: { status: number; code: string; message: string }) {
-  const send = () => {
-    entry.status = e.status
-    const requestId = `FAULT${entry.seq.toString(16).toUpperCase().padStart(8, '0')}`
-    const body =
-      req.method === 'HEAD'
-        ? ''
-        : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${e.code}</Code><Message>${e.message}</Message>` +
-          `<Resource>${escapeXml(req.url ?? '/')}</Resource><RequestId>${requestId}</RequestId></Error>`
-    res.writeHead(e.status, {
-      'content-type': 'application/xml',
-      'content-length': Buffer.byteLength(body),
-      'x-amz-request-id': requestId,
-      ...(e.status === 503 ? { 'retry-after': '0' } : {}),
-    })
-    res.end(body)
-  }
-  if (req.readableEnded) send()
-  else {
-    req.on('end', send)
-    req.resume()
-  }
+function answerError(req: IncomingMessage, res: ServerResponse, entry: ProxiedRequest, e: S3ErrorAnswer) {
+  answerS3Error(req, res, e, {
+    requestId: `FAULT${entry.seq.toString(16).toUpperCase().padStart(8, '0')}`,
+    headers: e.status === 503 ? { 'retry-after': '0' } : {},
+    onAnswer: () => {
+      entry.status = e.status
+    },
+  })
 }
 
 /** Destroy the connection while the request comes in: after its first body bytes, or at once when it has none. */
@@ -352,25 +321,4 @@ function resetWhileReceiving(req: IncomingMessage) {
     req.once('end', cut)
     req.resume()
   } else req.socket.destroy()
-}
-
-function escapeXml(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`)
-}
-
-function parsePath(req: IncomingMessage): { bucket: string; key: string; query: string } {
-  const url = req.url ?? '/'
-  const q = url.indexOf('?')
-  const pathname = q === -1 ? url : url.slice(0, q)
-  const query = q === -1 ? '' : url.slice(q + 1)
-  const [, bucket = '', ...rest] = pathname.split('/')
-  return { bucket: safeDecode(bucket), key: safeDecode(rest.join('/')), query }
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s)
-  } catch {
-    return s
-  }
 }

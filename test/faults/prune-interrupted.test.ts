@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, inject, onTestFailed, test } fro
 import { CdnPublishError } from '../../src/errors.js'
 import { releaseKeys } from '../../src/bucket/record.js'
 import { createS3Store } from '../../src/bucket/s3.js'
-import { resolveRetention, type ResolvedRetention } from '../../src/options/retention.js'
+import { resolveRetention } from '../../src/options/retention.js'
+import { type ResolvedRetention } from '../../src/options/types.js'
 import { runPrune, type PruneReport } from '../../src/retention/prune.js'
 import { restartFront, type S3ServerInfo } from '../servers/index.js'
 import { adminClient, createBucket, credsEnv, listAll, withEnv } from '../helpers/s3.js'
@@ -54,6 +55,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('an interrupted prune on
       a.set(`prune ${n}`)
       const p = await publishApp(env(), a, bucket, server.endpoint, false)
       expect(p.ok, `${p.code} ${p.message}`).toBe(true)
+      expect(p.warnings, 'the warnings of the build').toEqual([])
       ids.push(p.manifest.release)
     }
     if (releases.length) expect(ids).toEqual(releases)
@@ -151,6 +153,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('an interrupted prune on
       a.set(`many ${n}`)
       const p = await publishApp(env(), a, bucket, server.endpoint, false)
       expect(p.ok, `${p.code} ${p.message}`).toBe(true)
+      expect(p.warnings, 'the warnings of the build').toEqual([])
       ids.push(p.manifest.release)
     }
     const r = await withEnv(env(), () =>

@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, inject, onTestFailed, test } fro
 import { createS3Store } from '../../src/bucket/s3.js'
 import { adminClient, createBucket, credsEnv, putObject, withEnv } from '../helpers/s3.js'
 import { FAULT_KINDS, runSeed, startFaultProxy, type FaultProxy, type FaultRates } from './fault-proxy.js'
-import { adminGetBytes, app, invariant, lockServer, newInvariantStats, PREFIX, publishApp, readRecord, readServed, removeApps, sri } from './support.js'
+import { sri } from '../helpers/digest.js'
+import { adminGetBytes, app, invariant, lockServer, newInvariantStats, PREFIX, publishApp, readRecord, readServed, removeApps } from './support.js'
 
 const servers = inject('s3servers')
 const N = Number(process.env.FAULT_PUBLISHES ?? 20)
@@ -66,6 +67,8 @@ describe.each(servers.map((s) => [s.name, s] as const))('publishing through inje
         stable = await check(bucket, attempt, stable, what)
         if (attempt.ok) {
           stats.succeeded++
+          // the one warning injected faults may cause: the prune after the publish failed
+          expect(attempt.warnings.filter((c) => c !== 'PRUNE_FAILED'), `${what}: warnings`).toEqual([])
           if (attempt.warnings.includes('PRUNE_FAILED')) stats.pruneWarnings++
           continue
         }
@@ -77,6 +80,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('publishing through inje
         const rerun = await publishApp(env(), a, bucket, proxy.endpoint, RETENTION)
         proxy.setRates(RATES)
         expect(rerun.ok, `${what}, rerun without faults: ${rerun.code} ${rerun.message}`).toBe(true)
+        expect(rerun.warnings, `${what}, rerun without faults: warnings`).toEqual([])
         expect(rerun.manifest.release).toBe(attempt.manifest.release)
         stable = await check(bucket, rerun, stable, `${what} (rerun)`)
       }
@@ -110,6 +114,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('publishing through inje
     a.set('first')
     const first = await publishApp(env(), a, bucket, proxy.endpoint, RETENTION)
     expect(first.ok, `${first.code} ${first.message}`).toBe(true)
+    expect(first.warnings).toEqual([])
     const before = (await check(bucket, first, undefined, 'first publish'))!
 
     a.set('second')
@@ -130,6 +135,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('publishing through inje
 
     const rerun = await publishApp(env(), a, bucket, proxy.endpoint, RETENTION)
     expect(rerun.ok, `${rerun.code} ${rerun.message}`).toBe(true)
+    expect(rerun.warnings).toEqual([])
     expect(rerun.manifest.release).toBe(failed.manifest.release)
     expect((await check(bucket, rerun, before, 'rerun'))!.equals(failed.manifestBytes)).toBe(true)
     expect((await readRecord(admin, bucket, first.manifest.release))?.state).toBe('replaced')
@@ -147,6 +153,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('publishing through inje
     a.set('A')
     const first = await publishApp(env(), a, bucket, proxy.endpoint, RETENTION)
     expect(first.ok, `${first.code} ${first.message}`).toBe(true)
+    expect(first.warnings).toEqual([])
     const before = (await check(bucket, first, undefined, 'release A'))!
     const mutable = Object.keys(first.manifest.files).filter((p) => !first.manifest.files[p].immutable).sort()
     expect(mutable).toEqual(expect.arrayContaining(['img/logo.png', 'index.html']))
@@ -169,6 +176,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('publishing through inje
 
     const rerun = await publishApp(env(), a, bucket, proxy.endpoint, RETENTION)
     expect(rerun.ok, `${rerun.code} ${rerun.message}`).toBe(true)
+    expect(rerun.warnings).toEqual([])
     expect((await check(bucket, rerun, before, 'rerun'))!.equals(failed.manifestBytes)).toBe(true)
   })
 

@@ -4,35 +4,36 @@
  * server, and a cross-process lock so that fault files that restart a server never overlap with
  * another fault file using that same server.
  */
-import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, unlinkSync, watch, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import type { S3Client } from '@aws-sdk/client-s3'
 import { expect } from 'vitest'
 import type { CdnPublishOptions, RetentionOptions } from '../../src/index.js'
 import { Codes } from '../../src/errors.js'
 import type { CdnManifest } from '../../src/build/manifest-types.js'
 import type { ReleaseRecord } from '../../src/bucket/record.js'
-import { captureLogs, copyFixture, removeDir, viteBuild, type Log } from '../helpers/build.js'
-import { withEnv, type EnvVars } from '../helpers/s3.js'
+import { captureLogs, codes, fixtureCopies, viteBuild, type Log } from '../helpers/build.js'
+import { sri } from '../helpers/digest.js'
+import { recordKey as recordKeyOf } from '../helpers/keys.js'
+import { readBytes, readRecord as readRecordOf, withEnv, type EnvVars } from '../helpers/s3.js'
 import type { S3ServerInfo } from '../servers/index.js'
 
 export const PREFIX = 'site/'
 export const MANIFEST = 'cdn-manifest.json'
 export const CODES: ReadonlySet<string> = new Set(Object.values(Codes))
 
-export const sri = (bytes: Uint8Array) => `sha384-${createHash('sha384').update(bytes).digest('base64')}`
-export const recordKey = (release: string) => `${PREFIX}.cdn-publish/releases/${release}.json`
+/** Key of the record of `release` under PREFIX. */
+export const recordKey = (release: string) => recordKeyOf(PREFIX, release)
 
 // ---------------------------------------------------------------------------------------------
 // the fixture app
 
-const dirs: string[] = []
+const copies = fixtureCopies()
 
 /** Remove every fixture copy made by `app()` (afterAll). */
 export function removeApps(): void {
-  for (const d of dirs.splice(0)) removeDir(d)
+  copies.cleanup()
 }
 
 export interface App {
@@ -44,18 +45,11 @@ export interface App {
 }
 
 export function app(): App {
-  const root = copyFixture('basic')
-  dirs.push(root)
-  const logo = path.join(root, 'public/img/logo.png')
-  const lazy = path.join(root, 'src/lazy.js')
-  const original = { logo: readFileSync(logo), lazy: readFileSync(lazy, 'utf8') }
+  const a = copies.app()
   return {
-    root,
-    set(n) {
-      writeFileSync(logo, Buffer.concat([original.logo, Buffer.from(`fault build ${n}`)]))
-      writeFileSync(lazy, `${original.lazy}\nexport const build = ${JSON.stringify(String(n))}\n`)
-    },
-    localManifest: () => readFileSync(path.join(root, 'dist', MANIFEST)),
+    root: a.root,
+    set: (n) => a.set({ logo: `fault build ${n}`, lazy: String(n) }),
+    localManifest: () => readFileSync(path.join(a.root, 'dist', MANIFEST)),
   }
 }
 
@@ -95,7 +89,7 @@ export async function publishApp(
       ok: true,
       manifestBytes,
       manifest: JSON.parse(manifestBytes.toString('utf8')) as CdnManifest,
-      warnings: result.warnings.map((w) => String(w.pluginCode ?? w.code)),
+      warnings: codes(result),
       ms: performance.now() - t0,
     }
   } catch (e) {
@@ -132,31 +126,20 @@ export interface Served {
   held: Map<string, string>
 }
 
-async function getBytes(admin: S3Client, bucket: string, key: string): Promise<Buffer | undefined> {
-  try {
-    const r = await admin.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
-    return Buffer.from(await r.Body!.transformToByteArray())
-  } catch (err) {
-    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } }
-    if (e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return undefined
-    throw err
-  }
-}
-
 /**
  * What the bucket serves, read with the admin client directly from the server: the stable
  * manifest, and for every path it names whether the object exists with the manifest's integrity.
  * `undefined` when there is no stable manifest.
  */
 export async function readServed(admin: S3Client, bucket: string): Promise<Served | undefined> {
-  const bytes = await getBytes(admin, bucket, PREFIX + MANIFEST)
+  const bytes = await readBytes(admin, bucket, PREFIX + MANIFEST)
   if (bytes === undefined) return undefined
   const manifest = JSON.parse(bytes.toString('utf8')) as CdnManifest
   const served: Served = { bytes, manifest, checked: 0, missing: [], corrupt: [], mismatched: [], held: new Map() }
   await Promise.all(
     Object.entries(manifest.files).map(async ([p, f]) => {
       served.checked++
-      const body = await getBytes(admin, bucket, PREFIX + p)
+      const body = await readBytes(admin, bucket, PREFIX + p)
       if (body === undefined) served.missing.push(p)
       else if (sri(body) !== f.integrity) {
         ;(f.immutable ? served.corrupt : served.mismatched).push(p)
@@ -168,12 +151,10 @@ export async function readServed(admin: S3Client, bucket: string): Promise<Serve
   return served
 }
 
-export async function readRecord(admin: S3Client, bucket: string, release: string): Promise<ReleaseRecord | undefined> {
-  const b = await getBytes(admin, bucket, recordKey(release))
-  return b === undefined ? undefined : (JSON.parse(b.toString('utf8')) as ReleaseRecord)
-}
+/** The record of `release` under PREFIX, or undefined when there is none. */
+export const readRecord = (admin: S3Client, bucket: string, release: string): Promise<ReleaseRecord | undefined> => readRecordOf(admin, bucket, PREFIX, release)
 
-export { getBytes as adminGetBytes }
+export { readBytes as adminGetBytes }
 
 export interface InvariantStats {
   filesChecked: number
@@ -211,7 +192,7 @@ export function invariant(admin: S3Client, stats: InvariantStats, seed: number) 
       // That is safe only if they hold exactly this build's bytes and every file it names is there.
       const own = s.mismatched.filter((p) => s.held.get(p) === attempt.manifest.files[p]?.integrity)
       const named = Object.entries(attempt.manifest.files).filter(([, f]) => f.immutable)
-      const present = await Promise.all(named.map(async ([p, f]) => sri((await getBytes(admin, bucket, PREFIX + p)) ?? Buffer.alloc(0)) === f.integrity))
+      const present = await Promise.all(named.map(async ([p, f]) => sri((await readBytes(admin, bucket, PREFIX + p)) ?? Buffer.alloc(0)) === f.integrity))
       if (own.length === s.mismatched.length && present.every(Boolean)) {
         for (const p of own) expect(attempt.message, `${what}: the message names ${p}`).toContain(PREFIX + p)
         stats.switchesLeftMixed = (stats.switchesLeftMixed ?? 0) + 1

@@ -4,7 +4,7 @@
  * sees every request the code under test sends.
  */
 import { randomBytes } from 'node:crypto'
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import {
   CreateBucketCommand,
@@ -14,7 +14,10 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3'
+import type { ReleaseRecord } from '../../src/bucket/record.js'
 import type { S3ServerInfo } from '../servers/index.js'
+import { recordKey } from './keys.js'
+import { answerS3Error, forwardRequest, listenLoopback, parseS3Path } from './proxy.js'
 
 /** Every variable that can steer the AWS SDK or the publish step. */
 export const ENV_VARS = [
@@ -146,6 +149,23 @@ export async function objectExists(client: S3Client, bucket: string, key: string
   }
 }
 
+/** The bytes of `key`, or undefined when there is no such object. */
+export async function readBytes(client: S3Client, bucket: string, key: string): Promise<Buffer | undefined> {
+  try {
+    return (await readObject(client, bucket, key)).bytes
+  } catch (err) {
+    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } }
+    if (e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return undefined
+    throw err
+  }
+}
+
+/** The release record of `release` under `prefix` as stored in the bucket, or undefined when there is none. */
+export async function readRecord(client: S3Client, bucket: string, prefix: string, release: string): Promise<ReleaseRecord | undefined> {
+  const bytes = await readBytes(client, bucket, recordKey(prefix, release))
+  return bytes === undefined ? undefined : (JSON.parse(bytes.toString('utf8')) as ReleaseRecord)
+}
+
 export async function putObject(client: S3Client, bucket: string, key: string, body: Uint8Array | string, contentType = 'application/octet-stream') {
   await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }))
 }
@@ -216,9 +236,10 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
   let seen: SeenRequest[] = []
   let failing: ((r: { method: string; bucket: string; key: string }) => boolean) | undefined
   let injected = INTERNAL_ERROR
+  let injectedCount = 0
   const gates: { predicate: Parameters<CountingProxy['hold']>[0]; arrive: () => void; released: Promise<void> }[] = []
   const server: Server = createServer(async (req, res) => {
-    const { bucket, key, query } = parsePath(req)
+    const { bucket, key, query } = parseS3Path(req.url)
     const entry: SeenRequest = { method: req.method ?? 'GET', bucket, key, query, status: 0 }
     const gate = gates.findIndex((g) => g.predicate(entry))
     if (gate !== -1) {
@@ -228,30 +249,26 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
       await g.released
     }
     if (failing?.({ method: entry.method, bucket, key })) {
-      req.resume()
-      req.on('end', () => {
-        entry.status = injected.status
-        seen.push(entry)
-        res.writeHead(injected.status, { 'content-type': 'application/xml' })
-        res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${injected.code}</Code><Message>${injected.message}</Message></Error>`)
+      const e = injected
+      answerS3Error(req, res, e, {
+        requestId: `COUNTING${(injectedCount++).toString(16).toUpperCase().padStart(8, '0')}`,
+        onAnswer: () => {
+          entry.status = e.status
+          seen.push(entry)
+        },
       })
       return
     }
-    const up = httpRequest(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-      (upRes) => {
+    forwardRequest(req, res, target, {
+      onResponse: (upRes) => {
         entry.status = upRes.statusCode ?? 0
         seen.push(entry)
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers)
-        upRes.pipe(res)
       },
-    )
-    up.on('error', () => res.destroy())
-    req.pipe(up)
+    })
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const endpoint = await listenLoopback(server)
   return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    endpoint,
     requests: () => [...seen],
     count: (method) => seen.filter((r) => r.method === method).length,
     reset: () => {
@@ -275,15 +292,6 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
         server.close(() => r())
       }),
   }
-}
-
-function parsePath(req: IncomingMessage): { bucket: string; key: string; query: string } {
-  const url = req.url ?? '/'
-  const q = url.indexOf('?')
-  const pathname = q === -1 ? url : url.slice(0, q)
-  const query = q === -1 ? '' : url.slice(q + 1)
-  const [, bucket = '', ...rest] = pathname.split('/')
-  return { bucket: decodeURIComponent(bucket), key: decodeURIComponent(rest.join('/')), query }
 }
 
 /** A port on 127.0.0.1 that nothing listens on. */
