@@ -15,16 +15,17 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3'
 import type { ReleaseRecord } from '../../src/bucket/record.js'
+import { ENV_NAMES } from '../../src/options/env.js'
 import type { S3ServerInfo } from '../servers/index.js'
 import { recordKey } from './keys.js'
 import { answerS3Error, forwardRequest, listenLoopback, parseS3Path } from './proxy.js'
 
-/** Every variable that can steer the AWS SDK or the publish step. */
+/** Every variable that can steer the AWS SDK or the publish step (the publish step's own list, and the SDK's). */
 export const ENV_VARS = [
+  ...ENV_NAMES,
   'AWS_ACCESS_KEY_ID',
   'AWS_SECRET_ACCESS_KEY',
   'AWS_SESSION_TOKEN',
-  'AWS_REGION',
   'AWS_DEFAULT_REGION',
   'AWS_PROFILE',
   'AWS_CONFIG_FILE',
@@ -34,15 +35,6 @@ export const ENV_VARS = [
   'AWS_ROLE_ARN',
   'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
   'AWS_CONTAINER_CREDENTIALS_FULL_URI',
-  'AWS_ENDPOINT_URL',
-  'AWS_ENDPOINT_URL_S3',
-  'CDN_PUBLISH_BUCKET',
-  'CDN_PUBLISH_PREFIX',
-  'CDN_PUBLISH_REGION',
-  'CDN_PUBLISH_ENDPOINT',
-  'CDN_PUBLISH_FORCE_PATH_STYLE',
-  'CDN_PUBLISH_DRY_RUN',
-  'CDN_PUBLISH_LABEL',
 ] as const
 
 export type EnvVars = Partial<Record<(typeof ENV_VARS)[number], string>>
