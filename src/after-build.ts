@@ -4,9 +4,12 @@
  * deploy core over the output directory. The deploy core, and with it the AWS SDK, is loaded
  * here, on the first publish, never by importing the plugin.
  */
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
+import type { BuildContext } from './build/context.js'
 import { CdnPublishError, Codes } from './errors.js'
 import { buildLogger, type LogContext, type ViteLogSink } from './log.js'
+import { handOver, takeOver } from './frameworks/handoff.js'
 import type { ResolvedOptions } from './options/resolve.js'
 
 export const SKIPPED_NO_BUCKET = 'publishing skipped: no bucket (set publish.bucket or CDN_PUBLISH_BUCKET)'
@@ -24,6 +27,31 @@ export interface AfterBuildInput {
   root: string
   /** Absolute directory the build wrote, as the CDN origin serves it. */
   dir: string
+}
+
+/**
+ * The directory this build publishes once it is done; undefined when it publishes nothing: a
+ * server build of a framework that publishes from its client build (or of none), or a client build
+ * whose framework writes the rest later, which hands its output to the server build instead.
+ */
+export async function directoryToPublish(build: BuildContext, ssr: boolean, options: ResolvedOptions): Promise<string | undefined> {
+  const root = build.vite?.root ?? process.cwd()
+  const framework = build.framework
+  const { publish, build: b } = options
+  const chosen = publish !== false && publish.dir !== undefined ? path.resolve(root, publish.dir) : undefined
+  if (!ssr) {
+    const written = build.written
+    if (!written) return undefined
+    if (framework?.publishIn !== 'server' || publish === false || b.manifest === false) return chosen ?? written.outDir
+    handOver(root, { outDir: written.outDir, manifestText: await readFile(path.join(written.outDir, b.manifest), 'utf8') })
+    return undefined
+  }
+  if (framework?.publishIn !== 'server') return undefined
+  const client = takeOver(root)
+  if (!client) return undefined
+  // without a bucket nothing is looked for: the publish step only says it is skipped
+  if (chosen || publish === false || publish.bucket === undefined) return chosen ?? client.outDir
+  return framework.finalDir({ clientOutDir: client.outDir, root, manifestText: client.manifestText })
 }
 
 export async function publishAfterBuild(ctx: StepContext, input: AfterBuildInput): Promise<void> {

@@ -29,7 +29,8 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
   /** Loaded by the first `buildStart`. */
   let run: typeof import('./runtime.js')
   let build: BuildContext
-  let resolved: ResolvedOptions
+  /** Undefined until this build's options are valid. */
+  let resolved: ResolvedOptions | undefined
 
   return {
     name: 'cdn-publish',
@@ -49,12 +50,13 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
       build ??= run.createBuildContext()
       if (vite) build.configure(vite)
       build.written = undefined
+      resolved = undefined
       try {
         resolved = run.resolveOptions(options, vite ? { mode: vite.mode, root: vite.root, ...(vite.envDir !== undefined ? { envDir: vite.envDir } : {}) } : undefined)
       } catch (err) {
         run.fail(this, err)
       }
-      build.start(resolved.build)
+      build.start(resolved!.build)
     },
 
     /**
@@ -85,10 +87,16 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
       order: 'post',
       sequential: true,
       async handler(this: Context, error?: Error) {
-        const written = build?.written
-        // Never after a failed build, in watch mode, or for SSR output.
-        if (!written || error || this.meta.watchMode || build.isSsr(this)) return
-        await run.publishAfterBuild(this, { options: resolved, vite, root: vite?.root ?? process.cwd(), dir: written.outDir })
+        // never after a failed build or in watch mode; a framework's server build may publish
+        // what its client build handed over (frameworks/index.ts)
+        if (!resolved || error || this.meta.watchMode) return
+        let dir: string | undefined
+        try {
+          dir = await run.directoryToPublish(build, build.isSsr(this), resolved)
+        } catch (err) {
+          run.fail(this, err)
+        }
+        if (dir) await run.publishAfterBuild(this, { options: resolved, vite, root: vite?.root ?? process.cwd(), dir })
       },
     },
   }

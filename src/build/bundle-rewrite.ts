@@ -224,7 +224,7 @@ function warnUnhashed(pass: Pass, outputs: BundleEntry[], hashed: IsHashed): voi
   const manifestName = pass.build.opts.manifest
   const unhashed = outputs
     .filter((e) => !hashed(e) && !isHtml(e.fileName) && !isSourceMap(e.fileName))
-    .filter((e) => e.fileName !== manifestName && !e.fileName.startsWith('.vite/'))
+    .filter((e) => e.fileName !== manifestName && !e.fileName.startsWith('.vite/') && !pass.build.framework?.unhashedOnPurpose?.(e.fileName))
     .map((e) => e.fileName)
     .sort()
   if (!unhashed.length) return
@@ -243,7 +243,8 @@ function emitManifest(pass: Pass, manifestName: string, outputs: BundleEntry[], 
   const { build } = pass
   const { vite, opts } = build
   const files = new Map<string, OutputFile>()
-  const publicDir = build.publicDir()
+  // the files Vite copies from its public directory (a framework's web root is not copied)
+  const publicDir = vite?.publicDir
   if (vite && vite.build.copyPublicDir !== false && publicDir) {
     for (const rel of listFiles(publicDir)) {
       files.set(rel, { fileName: rel, path: path.join(publicDir, rel), immutable: false })

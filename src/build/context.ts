@@ -7,6 +7,7 @@
 import { readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { Codes } from '../errors.js'
+import { detectFramework, type Framework } from '../frameworks/index.js'
 import type { ResolvedBuildOptions } from '../options/types.js'
 import { contentHash } from './hash.js'
 import { fingerprintedName, joinOutputPath } from './names.js'
@@ -30,6 +31,8 @@ export interface RefLocation {
 export interface BuildContext {
   /** Vite's resolved config; undefined under plain Rollup. */
   readonly vite: ViteConfigLike | undefined
+  /** The framework whose plugins the build holds, if any. */
+  readonly framework: Framework | undefined
   /** The options of the current build (set by `start`). */
   readonly opts: ResolvedBuildOptions
   /** Public files fingerprinted in this build, by path relative to the public directory. */
@@ -44,7 +47,10 @@ export interface BuildContext {
   start(opts: ResolvedBuildOptions): void
   /** True for server-side output, which this plugin leaves alone. */
   isSsr(ctx: Context): boolean
-  /** The public directory (Vite's, or the `publicDir` option under Rollup), if any. */
+  /**
+   * Where public files are: Vite's public directory, the framework's web root when it turns
+   * Vite's off (Laravel, vite_ruby), or the `publicDir` option under Rollup.
+   */
   publicDir(): string | undefined
   /** Path relative to the public directory when `rel` names a file there. */
   publicFile(rel: string): string | undefined
@@ -63,6 +69,7 @@ export interface BuildContext {
 
 export function createBuildContext(): BuildContext {
   let vite: ViteConfigLike | undefined
+  let framework: Framework | undefined
   let opts: ResolvedBuildOptions | undefined
   let fingerprinted = new Map<string, Fingerprinted>()
   let warned = new Set<string>()
@@ -71,6 +78,9 @@ export function createBuildContext(): BuildContext {
   const build: BuildContext = {
     get vite() {
       return vite
+    },
+    get framework() {
+      return framework
     },
     get opts() {
       return opts!
@@ -85,6 +95,7 @@ export function createBuildContext(): BuildContext {
 
     configure(config) {
       vite = config
+      framework = detectFramework(config)
     },
 
     start(options) {
@@ -97,8 +108,8 @@ export function createBuildContext(): BuildContext {
     isSsr: (ctx) => Boolean(vite?.build.ssr) || ctx.environment?.config?.consumer === 'server',
 
     publicDir() {
-      const dir = vite ? vite.publicDir : opts!.publicDir ? path.resolve(opts!.publicDir) : undefined
-      return dir || undefined
+      if (!vite) return opts!.publicDir ? path.resolve(opts!.publicDir) : undefined
+      return vite.publicDir || framework?.webRoots?.(vite.root)[0]
     },
 
     publicFile(rel) {

@@ -16,6 +16,8 @@ export interface ViteConfigLike {
   build: { outDir: string; ssr?: unknown; copyPublicDir?: boolean; sourcemap?: boolean | 'inline' | 'hidden' }
   server?: { fs?: { allow?: string[] } }
   experimental?: { renderBuiltUrl?: RenderBuiltUrl }
+  /** The plugins of the build, by which a framework is recognised. */
+  plugins?: readonly ({ name?: string } | null | undefined | false)[]
 }
 
 /** The parts of Rollup's/Rolldown's plugin context used here. */

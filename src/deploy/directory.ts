@@ -31,6 +31,8 @@ import { hashedNameForm } from './hashed-names.js'
 /** Build-internal files: never published. */
 const INTERNAL_DIR = '.vite/'
 const DATA_URL_RE = /^\s*data:/i
+/** What servers such as adapter-node's write next to a file for `Accept-Encoding`. */
+const PRECOMPRESSED_RE = /\.(?:gz|br|zst)$/
 
 /** One file the directory pass added, dropped, ignored, copied or rewrote, with the reason. */
 export interface DirectoryChange {
@@ -87,6 +89,11 @@ export async function finalDirectory(input: DirectoryInput): Promise<FinalDirect
     if (p === input.manifest || files[p]) continue
     if (p.startsWith(INTERNAL_DIR)) {
       if (!built) changes.push({ path: p, action: 'ignore', reason: 'build-internal (.vite/), not served' })
+      continue
+    }
+    const precompressed = PRECOMPRESSED_RE.exec(p)
+    if (precompressed && onDisk.has(p.slice(0, precompressed.index))) {
+      changes.push({ path: p, action: 'ignore', reason: `a precompressed copy of ${p.slice(0, precompressed.index)} (a bucket serves one encoding per key: see publish.precompress)` })
       continue
     }
     if (path.posix.basename(p) === REPORT_FILE) {

@@ -78,6 +78,9 @@ export function resolvePublishOptions(
     throw invalid('publish.report', 'a file path, or false', { value: o.report })
   }
 
+  const dir = o.dir
+  if (dir !== undefined && (typeof dir !== 'string' || dir.trim() === '')) throw invalid('publish.dir', 'a directory path', { value: o.dir })
+
   return {
     bucket: checkBucket(bucketR),
     prefix: checkPrefix(prefixR),
@@ -93,6 +96,7 @@ export function resolvePublishOptions(
     precompress: checkPrecompress(o.precompress),
     checksums,
     report,
+    dir,
     sources: {
       bucket: bucketR.source,
       prefix: prefixR.source,

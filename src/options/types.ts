@@ -211,6 +211,14 @@ export interface PublishOptions {
    * @default '<project root>/node_modules/.cache/cdn-publish/cdn-publish-report.json'
    */
   report?: string | false
+  /**
+   * The directory to publish, relative to the project root: what the CDN origin serves. Needed
+   * only where the plugin cannot tell it: a SvelteKit adapter other than adapter-static and
+   * adapter-node, or output moved elsewhere after the build.
+   * @default the build's `outDir`; for SvelteKit the adapter's copy of the client output, for
+   * React Router `build/client`
+   */
+  dir?: string
 }
 
 /** A header rule with its globs compiled and header names lower-cased. */
@@ -246,6 +254,8 @@ export interface ResolvedPublishOptions {
   checksums: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED'
   /** The report's path as given (relative to the project root), `false` for none, undefined for the default. */
   report: string | false | undefined
+  /** The directory to publish as given (relative to the project root); undefined: the framework's or the build's. */
+  dir: string | undefined
   /** Where each value that can come from the environment came from. */
   sources: Record<SourcedOption, ValueSource>
 }

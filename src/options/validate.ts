@@ -34,6 +34,7 @@ const KNOWN_OPTIONS = new Set([
   'label',
   'checksums',
   'report',
+  'dir',
 ])
 const CREDENTIAL_OPTIONS = /^(?:credentials|accesskey(?:id)?|secret(?:accesskey)?|sessiontoken|token|password|profile)$/i
 

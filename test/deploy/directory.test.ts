@@ -125,6 +125,24 @@ describe('a build directory a framework changed after the bundle', () => {
     expect([...final.writes.keys()]).toEqual(['cdn-manifest.json'])
   })
 
+  test('precompressed copies an adapter wrote next to a file are left out; a .gz of its own is published', async () => {
+    const dir = directory({ ...built, 'assets/index-BxP3kQ9a.js.br': 'br', 'assets/index-BxP3kQ9a.js.gz': 'gz', 'data/archive.tar.gz': 'tar', 'cdn-manifest.json': builtManifest(built, ['assets/index-BxP3kQ9a.js']) })
+    const final = await finalDirectory(input(dir))
+    expect(final.changes.filter((c) => c.action !== 'drop')).toEqual([
+      { path: 'assets/index-BxP3kQ9a.js.br', action: 'ignore', reason: 'a precompressed copy of assets/index-BxP3kQ9a.js (a bucket serves one encoding per key: see publish.precompress)' },
+      { path: 'assets/index-BxP3kQ9a.js.gz', action: 'ignore', reason: 'a precompressed copy of assets/index-BxP3kQ9a.js (a bucket serves one encoding per key: see publish.precompress)' },
+      { path: 'data/archive.tar.gz', action: 'add', immutable: false, reason: 'written after the build, no content hash in its name, mutable' },
+    ])
+    expect(Object.keys(final.manifest.files).filter((f) => /\.(br|gz)$/.test(f))).toEqual(['data/archive.tar.gz'])
+  })
+
+  test('an empty directory, or one holding only build-internal files, is refused before anything is written', async () => {
+    for (const files of [{}, { '.vite/manifest.json': '{}' }] as Record<string, string>[]) {
+      const dir = directory(files)
+      await expect(finalDirectory(input(dir))).rejects.toThrow(`${dir} holds nothing to publish`)
+    }
+  })
+
   test('an unchanged build directory keeps its manifest byte for byte', async () => {
     const files = { 'index.html': '<p>hi</p>', 'assets/a-BxP3kQ9a.js': '1' }
     const dir = directory(files)

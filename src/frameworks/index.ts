@@ -1,0 +1,77 @@
+/**
+ * The frameworks this plugin recognises from the Vite plugins they bring, and what each changes:
+ *
+ * - **when** the release is published: plain Vite, Laravel and Rails write everything a CDN
+ *   origin serves in the client build, so the client build publishes. SvelteKit and React Router
+ *   write part of it later (prerendered pages, the adapter's copy, the route manifest, the SPA
+ *   `index.html`), in the server build of the same command; there the client build only hands
+ *   its output over (./handoff.ts) and the server build publishes, after the framework's own
+ *   `closeBundle` (this plugin's is `sequential` and `order: 'post'`).
+ * - **what** is published: the directory the framework finally deploys (`finalDir`).
+ * - **where public files are**: Laravel and vite_ruby turn Vite's `publicDir` off because the
+ *   web root is the public directory; a stylesheet's `url(/img/x.png)` then names a file there.
+ * - which fixed-name files it writes on purpose (polled or read by its server): no
+ *   `UNHASHED_OUTPUT` for them.
+ *
+ * Nothing here sets a Vite option: SvelteKit enforces several, and the others' own defaults hold.
+ */
+import path from 'node:path'
+import { adapterOutput } from './sveltekit.js'
+
+export interface Framework {
+  /** As the log lines name it. */
+  name: 'SvelteKit' | 'React Router' | 'Laravel' | 'Rails (vite_ruby)'
+  /** `server`: the client build hands its output to the server build of the same command, which publishes. */
+  publishIn: 'client' | 'server'
+  /** The directory a CDN origin serves, once the whole build is done. */
+  finalDir(input: { clientOutDir: string; root: string; manifestText: string }): Promise<string>
+  /** Where root URLs in stylesheets find public files, when Vite's `publicDir` is off. */
+  webRoots?(root: string): string[]
+  /** Output files the framework names without a hash on purpose. */
+  unhashedOnPurpose?(fileName: string): boolean
+}
+
+const clientOutput = async ({ clientOutDir }: { clientOutDir: string }) => clientOutDir
+
+const FRAMEWORKS: { plugin: RegExp; framework: Framework }[] = [
+  {
+    plugin: /^vite-plugin-sveltekit-/,
+    framework: {
+      name: 'SvelteKit',
+      publishIn: 'server',
+      finalDir: adapterOutput,
+      // polled by the client at `${paths.assets}/_app/version.json`
+      unhashedOnPurpose: (f) => f === '_app/version.json',
+    },
+  },
+  {
+    plugin: /^react-router$/,
+    framework: { name: 'React Router', publishIn: 'server', finalDir: clientOutput },
+  },
+  {
+    plugin: /^laravel$/,
+    framework: {
+      name: 'Laravel',
+      publishIn: 'client',
+      finalDir: clientOutput,
+      webRoots: (root) => [path.join(root, 'public')],
+      // read by Laravel's Vite helper from disk
+      unhashedOnPurpose: (f) => f === 'manifest.json',
+    },
+  },
+  {
+    plugin: /^vite-plugin-ruby$/,
+    framework: {
+      name: 'Rails (vite_ruby)',
+      publishIn: 'client',
+      finalDir: clientOutput,
+      webRoots: (root) => [path.join(root, 'public')],
+    },
+  },
+]
+
+/** The framework whose plugin the resolved config holds, if any. */
+export function detectFramework(config: { plugins?: readonly ({ name?: string } | null | undefined | false)[] }): Framework | undefined {
+  const names = (config.plugins ?? []).map((p) => (p && p.name) || '')
+  return FRAMEWORKS.find((f) => names.some((n) => f.plugin.test(n)))?.framework
+}
