@@ -1,0 +1,3 @@
+import './application.css'
+
+document.documentElement.dataset.app = 'rails'
