@@ -4,6 +4,7 @@
  * deploy core over the output directory. The deploy core, and with it the AWS SDK, is loaded
  * here, on the first publish, never by importing the plugin.
  */
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { BuildContext } from './build/context.js'
@@ -23,10 +24,21 @@ export interface AfterBuildInput {
   options: ResolvedOptions
   /** Vite's resolved config, for its logger; undefined under plain Rollup. */
   vite: ViteLogSink | undefined
-  /** The project root: where a relative `publish.report` and the default report go. */
+  /** The project root (`projectRoot`): where a relative `publish.report` and the default report go. */
   root: string
   /** Absolute directory the build wrote, as the CDN origin serves it. */
   dir: string
+}
+
+/**
+ * The project's root: the nearest directory from Vite's root up that holds a package.json (Vite's
+ * root is a source directory under vite_ruby, `app/frontend`), else Vite's root itself.
+ */
+export function projectRoot(viteRoot: string): string {
+  for (let dir = viteRoot; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir
+    if (path.dirname(dir) === dir) return viteRoot
+  }
 }
 
 /**
@@ -35,7 +47,7 @@ export interface AfterBuildInput {
  * whose framework writes the rest later, which hands its output to the server build instead.
  */
 export async function directoryToPublish(build: BuildContext, ssr: boolean, options: ResolvedOptions): Promise<string | undefined> {
-  const root = build.vite?.root ?? process.cwd()
+  const root = projectRoot(build.vite?.root ?? process.cwd())
   const framework = build.framework
   const { publish, build: b } = options
   const chosen = publish !== false && publish.dir !== undefined ? path.resolve(root, publish.dir) : undefined

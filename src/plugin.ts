@@ -96,7 +96,7 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
         } catch (err) {
           run.fail(this, err)
         }
-        if (dir) await run.publishAfterBuild(this, { options: resolved, vite, root: vite?.root ?? process.cwd(), dir })
+        if (dir) await run.publishAfterBuild(this, { options: resolved, vite, root: run.projectRoot(vite?.root ?? process.cwd()), dir })
       },
     },
   }

@@ -48,11 +48,12 @@ export interface BuildContext {
   /** True for server-side output, which this plugin leaves alone. */
   isSsr(ctx: Context): boolean
   /**
-   * Where public files are: Vite's public directory, the framework's web root when it turns
-   * Vite's off (Laravel, vite_ruby), or the `publicDir` option under Rollup.
+   * Where public files are, in the order looked up: Vite's public directory when it exists, then
+   * the framework's web root (Laravel and vite_ruby serve the web root itself), or the
+   * `publicDir` option under Rollup.
    */
-  publicDir(): string | undefined
-  /** Path relative to the public directory when `rel` names a file there. */
+  publicDirs(): string[]
+  /** `rel` normalised, when it names a file in one of the public directories. */
   publicFile(rel: string): string | undefined
   /** The hashed copy of a public file (read and named once per build). */
   fingerprint(rel: string): Fingerprinted
@@ -67,6 +68,9 @@ export interface BuildContext {
   keepAsWritten(url: string): string
 }
 
+const isFile = (p: string) => statSync(p, { throwIfNoEntry: false })?.isFile() ?? false
+const isDirectory = (p: string) => statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false
+
 export function createBuildContext(): BuildContext {
   let vite: ViteConfigLike | undefined
   let framework: Framework | undefined
@@ -74,6 +78,8 @@ export function createBuildContext(): BuildContext {
   let fingerprinted = new Map<string, Fingerprinted>()
   let warned = new Set<string>()
   let kept = new Map<string, string>()
+  /** Public file → the public directory it was found in. */
+  let publicSources = new Map<string, string>()
 
   const build: BuildContext = {
     get vite() {
@@ -103,31 +109,32 @@ export function createBuildContext(): BuildContext {
       fingerprinted = new Map()
       warned = new Set()
       kept = new Map()
+      publicSources = new Map()
     },
 
     isSsr: (ctx) => Boolean(vite?.build.ssr) || ctx.environment?.config?.consumer === 'server',
 
-    publicDir() {
-      if (!vite) return opts!.publicDir ? path.resolve(opts!.publicDir) : undefined
-      return vite.publicDir || framework?.webRoots?.(vite.root)[0]
+    publicDirs() {
+      if (!vite) return opts!.publicDir ? [path.resolve(opts!.publicDir)] : []
+      const own = vite.publicDir && isDirectory(vite.publicDir) ? [vite.publicDir] : []
+      return [...own, ...(framework?.webRoots?.(vite) ?? [])]
     },
 
     publicFile(rel) {
-      const dir = build.publicDir()
       const normal = joinOutputPath('', rel)
-      if (!dir || !normal) return undefined
-      const abs = path.join(dir, normal)
-      try {
-        return statSync(abs).isFile() ? normal : undefined
-      } catch {
-        return undefined
-      }
+      if (!normal) return undefined
+      if (publicSources.has(normal)) return normal
+      const dir = build.publicDirs().find((d) => isFile(path.join(d, normal)))
+      if (dir === undefined) return undefined
+      publicSources.set(normal, dir)
+      return normal
     },
 
     fingerprint(rel) {
       let f = fingerprinted.get(rel)
       if (!f) {
-        const bytes = readFileSync(path.join(build.publicDir()!, rel))
+        const dir = publicSources.get(rel) ?? build.publicDirs()[0]!
+        const bytes = readFileSync(path.join(dir, rel))
         f = { fileName: fingerprintedName(rel, contentHash(bytes, opts!.hashLength)), bytes }
         fingerprinted.set(rel, f)
       }
@@ -145,7 +152,7 @@ export function createBuildContext(): BuildContext {
       if (warned.has(key)) return
       warned.add(key)
       const what =
-        why ?? `names a file that exists nowhere (not in the bundle${build.publicDir() ? ', not in the public directory' : ''}, not next to the stylesheet)`
+        why ?? `names a file that exists nowhere (not in the bundle${build.publicDirs().length ? `, not in ${build.publicDirs().map((d) => path.relative(vite?.root ?? process.cwd(), d) || '.').join(' or ')}` : ''}, not next to the stylesheet)`
       const log = {
         code: Codes.CSS_URL_UNRESOLVED,
         message: `${where}:${ref.line}:${ref.column}: url(${ref.url}) ${what}. The reference is left as written; fix the path or add the file to the project.`,

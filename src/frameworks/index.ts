@@ -25,8 +25,8 @@ export interface Framework {
   publishIn: 'client' | 'server'
   /** The directory a CDN origin serves, once the whole build is done. */
   finalDir(input: { clientOutDir: string; root: string; manifestText: string }): Promise<string>
-  /** Where root URLs in stylesheets find public files, when Vite's `publicDir` is off. */
-  webRoots?(root: string): string[]
+  /** The web root: where root URLs in stylesheets find public files, besides Vite's `publicDir`. */
+  webRoots?(config: { root: string; build: { outDir: string } }): string[]
   /** Output files the framework names without a hash on purpose. */
   unhashedOnPurpose?(fileName: string): boolean
 }
@@ -54,7 +54,8 @@ const FRAMEWORKS: { plugin: RegExp; framework: Framework }[] = [
       name: 'Laravel',
       publishIn: 'client',
       finalDir: clientOutput,
-      webRoots: (root) => [path.join(root, 'public')],
+      // Vite's root is the Laravel root; `public/` is served as is
+      webRoots: ({ root }) => [path.join(root, 'public')],
       // read by Laravel's Vite helper from disk
       unhashedOnPurpose: (f) => f === 'manifest.json',
     },
@@ -65,7 +66,9 @@ const FRAMEWORKS: { plugin: RegExp; framework: Framework }[] = [
       name: 'Rails (vite_ruby)',
       publishIn: 'client',
       finalDir: clientOutput,
-      webRoots: (root) => [path.join(root, 'public')],
+      // Vite's root is the source directory (app/frontend); Rails serves public/, where
+      // vite_ruby writes its output (public/vite)
+      webRoots: ({ root, build }) => [path.dirname(path.resolve(root, build.outDir))],
     },
   },
 ]
