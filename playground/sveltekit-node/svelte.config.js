@@ -4,7 +4,8 @@ import adapter from '@sveltejs/adapter-node'
 const config = {
   kit: {
     adapter: adapter(),
-    version: { name: 'playground' }
+    version: { name: 'playground' },
+    paths: { assets: process.env.PUBLIC_CDN_URL ?? '' }
   }
 }
 

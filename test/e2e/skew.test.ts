@@ -13,15 +13,13 @@
  * Screenshots of every tab go to test/.tmp/e2e-screenshots/.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
-import { GetObjectCommand } from '@aws-sdk/client-s3'
 import { chromium, type Browser, type Page, type Response } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import type { CdnManifest, RetentionOptions } from '../../src/index.js'
 import { captureLogs, codes, fixtureCopies, repoRoot, viteBuild, type BuildResult } from '../helpers/build.js'
 import { sha256hex as sha256 } from '../helpers/digest.js'
+import { startOrigin } from '../helpers/origin.js'
 import { adminClient, createBucket, credsEnv, withEnv } from '../helpers/s3.js'
 
 const servers = inject('s3servers')
@@ -56,47 +54,6 @@ function skewApp() {
       const image = path.join(root, 'public/img/report.png')
       writeFileSync(image, Buffer.concat([readFileSync(image), Buffer.from('release two')]))
     },
-  }
-}
-
-/** A CDN in front of the bucket: GET /<path> answers the object `<prefix><path>` with its stored headers. */
-async function startOrigin(server: (typeof servers)[number], bucket: string): Promise<{ url: string; close(): Promise<void> }> {
-  const admin = adminClient(server)
-  /** Answers the origin said may be cached (public, max-age > 0, not no-cache), as a CDN keeps them. */
-  const cache = new Map<string, { status: number; headers: Record<string, string>; body: Buffer }>()
-  const http: Server = createServer(async (req, res) => {
-    const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://origin').pathname)
-    const key = PREFIX + (pathname === '/' ? 'index.html' : pathname.slice(1))
-    const hit = cache.get(key)
-    if (hit) {
-      res.writeHead(hit.status, { ...hit.headers, 'x-cache': 'HIT' }).end(hit.body)
-      return
-    }
-    try {
-      const o = await admin.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
-      const body = Buffer.from(await o.Body!.transformToByteArray())
-      const headers: Record<string, string> = { 'content-type': o.ContentType ?? 'application/octet-stream', 'cache-control': o.CacheControl ?? 'no-cache' }
-      if (o.ContentEncoding) headers['content-encoding'] = o.ContentEncoding
-      if (/max-age=[1-9]/.test(headers['cache-control']) && !/no-cache|no-store|private/.test(headers['cache-control'])) {
-        cache.set(key, { status: 200, headers, body })
-      }
-      res.writeHead(200, { ...headers, 'x-cache': 'MISS' }).end(body)
-    } catch (err) {
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 502
-      res.writeHead(status === 403 ? 404 : status, { 'content-type': 'text/plain', 'cache-control': 'no-cache' }).end(`origin: ${key}: ${status}`)
-    }
-  })
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r))
-  return {
-    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        http.closeAllConnections()
-        http.close(() => {
-          admin.destroy()
-          r()
-        })
-      }),
   }
 }
 
@@ -148,7 +105,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('rolling deploy in Chrom
     const bucket = await createBucket(admin, `skew-${label}`)
     const app = skewApp()
     const r1 = await release(app.root, bucket, retention)
-    const origin = await startOrigin(server, bucket)
+    const origin = await startOrigin(server, bucket, PREFIX)
     try {
       const old = await openTab(origin.url)
       app.change()

@@ -11,14 +11,12 @@
  * - the public image the global stylesheet names is fingerprinted;
  * - an unchanged rebuild uploads nothing but what the framework changes on every build.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import { findCssRefs, isExternalOrSpecialUrl } from '../../src/build/css-urls.js'
 import type { CdnManifest } from '../../src/index.js'
-import { appDir, installApp, pluginLines, runBuild, type Run } from '../helpers/apps.js'
+import { appDir, type AppServer, installApp, pluginLines, runBuild, startServer, type Run } from '../helpers/apps.js'
 import { listFiles, readReport } from '../helpers/build.js'
 import { cliEnv } from '../helpers/cli.js'
 import { adminClient, createBucket, credsEnv, listAll, readBytes } from '../helpers/s3.js'
@@ -36,7 +34,7 @@ export interface Starter {
   /** Static pages (relative to `published`) whose URLs must resolve. */
   pages?: string[]
   /** The built app server, for SSR starters: its command (run in the app), and the paths to ask. */
-  server?: { command: (port: number) => { cmd: string; args: string[]; env?: Record<string, string> }; paths: string[] }
+  server?: { command: AppServer; paths: string[] }
   /** Files (relative to `published`) an unchanged rebuild changes because the framework does. */
   volatile?: RegExp
   /**
@@ -68,50 +66,6 @@ function keyOf(url: string, pagePath: string): string | undefined {
   const resolved = new URL(url, site + pagePath)
   if (resolved.origin !== site) return undefined
   return decodeURIComponent(resolved.pathname.slice(1))
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-/** Start the built app server and wait until it answers. */
-async function startServer(dir: string, spec: NonNullable<Starter['server']>): Promise<{ origin: string; stop(): Promise<void> }> {
-  const port = await freePort()
-  const { cmd, args, env } = spec.command(port)
-  const child: ChildProcess = spawn(cmd, args, { cwd: dir, env: cliEnv({ PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'production', ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout!.on('data', (b) => (output += b))
-  child.stderr!.on('data', (b) => (output += b))
-  const origin = `http://127.0.0.1:${port}`
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`the app server exited (${code}) before answering:\n${output}`))))
-  // poll until it answers (the server prints no common ready line)
-  const ready = (async () => {
-    for (;;) {
-      try {
-        await fetch(origin)
-        return
-      } catch {
-        await new Promise((r) => setTimeout(r, 100))
-      }
-    }
-  })()
-  await Promise.race([ready, exited])
-  return {
-    origin,
-    stop: () =>
-      new Promise((resolve) => {
-        child.removeAllListeners('exit')
-        child.once('exit', () => resolve())
-        child.kill('SIGTERM')
-      }),
-  }
 }
 
 function expectBuilt(r: Run, what: string): void {
@@ -170,7 +124,7 @@ export function describeStarter(s: Starter): void {
       // each page with the URL path it is served at
       const pages: { name: string; html: string }[] = (s.pages ?? []).map((p) => ({ name: `/${p}`, html: readFileSync(path.join(published, p), 'utf8') }))
       if (s.server) {
-        const app = await startServer(dir, s.server)
+        const app = await startServer(dir, s.server.command)
         try {
           for (const p of s.server.paths) {
             const res = await fetch(app.origin + p)

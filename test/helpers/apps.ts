@@ -5,9 +5,10 @@
  * so a run after the first installs nothing. `runBuild` runs the app's own build command, as a
  * user would, in a child process with an explicit environment.
  */
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import path from 'node:path'
 import { repoRoot } from './build.js'
 import { cliEnv } from './cli.js'
@@ -62,3 +63,51 @@ export function pluginLines(output: string): string[] {
     .map((l) => l.trim())
     .filter((l) => /\[(?:plugin:? )?cdn-publish\]/.test(l))
 }
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number }
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+/** How a starter's built app server starts (in the app's directory), given its port. */
+export type AppServer = (port: number) => { cmd: string; args: string[]; env?: Record<string, string> }
+
+/** Start the built app server (on `port`, or a free one) and wait until it answers. */
+export async function startServer(dir: string, command: AppServer, port?: number): Promise<{ origin: string; stop(): Promise<void> }> {
+  port ??= await freePort()
+  const { cmd, args, env } = command(port)
+  const child: ChildProcess = spawn(cmd, args, { cwd: dir, env: cliEnv({ PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'production', ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout!.on('data', (b) => (output += b))
+  child.stderr!.on('data', (b) => (output += b))
+  const origin = `http://127.0.0.1:${port}`
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`the app server exited (${code}) before answering:\n${output}`))))
+  // poll until it answers (the server prints no common ready line)
+  const ready = (async () => {
+    for (;;) {
+      try {
+        await fetch(origin)
+        return
+      } catch {
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    }
+  })()
+  await Promise.race([ready, exited])
+  return {
+    origin,
+    stop: () =>
+      new Promise((resolve) => {
+        child.removeAllListeners('exit')
+        child.once('exit', () => resolve())
+        child.kill('SIGTERM')
+      }),
+  }
+}
+
