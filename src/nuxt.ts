@@ -9,6 +9,8 @@
  * 2. once Nitro has assembled `.output/public` (its `compiled` hook: client assets, public files,
  *    prerendered pages, `_nuxt/builds/`), writes the manifest there (the client build's, for the
  *    files Nitro copied, with the app's base URL) and publishes that directory, once per build.
+ *    Prerendered pages get fingerprinted copies of the public files they name only under
+ *    `nuxi generate` (a static preset): a Nitro server serves the pages it compiled, as compiled.
  *
  * A plain module function with `getMeta`, as Nuxt accepts it: no dependency on `@nuxt/kit`. The
  * dev server, `nuxi prepare` and the prerender's own Nitro build do nothing.
@@ -34,7 +36,7 @@ interface NuxtOptionsLike {
 }
 
 interface NitroLike {
-  options: { output: { publicDir: string } }
+  options: { output: { publicDir: string }; static?: boolean }
   hooks: { hook(name: 'compiled', fn: (nitro: NitroLike) => void | Promise<void>): unknown }
 }
 
@@ -80,7 +82,15 @@ const cdnPublishNuxt: CdnPublishNuxtModule = Object.assign(
         // the prerenderer's Nitro build, and any later one, publish nothing
         if (built !== nitro || done) return
         done = true
-        await publishOutput({ options, root: o.rootDir, clientDir, publicDir: nitro.options.output.publicDir, baseURL: o.app.baseURL, buildAssetsDir: o.app.buildAssetsDir })
+        await publishOutput({
+          options,
+          root: o.rootDir,
+          clientDir,
+          publicDir: nitro.options.output.publicDir,
+          baseURL: o.app.baseURL,
+          buildAssetsDir: o.app.buildAssetsDir,
+          servedByNitro: !nitro.options.static,
+        })
       })
     })
   },
@@ -105,6 +115,12 @@ interface OutputInput {
   publicDir: string
   baseURL: string
   buildAssetsDir: string
+  /**
+   * Whether Nitro's server serves `.output/public` (every preset but the static ones of
+   * `nuxi generate`): it serves the files it compiled, with the sizes they had then, so the
+   * prerendered pages there are published as they are, not rewritten to name fingerprinted copies.
+   */
+  servedByNitro: boolean
 }
 
 /** The module's publish step: the manifest of `.output/public`, then the deploy core over it. */
@@ -128,6 +144,7 @@ async function publishOutput(input: OutputInput): Promise<void> {
       run.fail(ctx, err)
     }
   }
+  if (input.servedByNitro) resolved = { ...resolved, build: { ...resolved.build, fingerprintPublic: false } }
   await run.publishAfterBuild(ctx, { options: resolved, vite: { logger: { info: (line) => process.stdout.write(`${line}\n`) } }, root: input.root, dir: input.publicDir })
 }
 
