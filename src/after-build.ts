@@ -43,14 +43,17 @@ export function projectRoot(viteRoot: string): string {
 
 /**
  * The directory this build publishes once it is done; undefined when it publishes nothing: a
- * server build of a framework that publishes from its client build (or of none), or a client build
- * whose framework writes the rest later, which hands its output to the server build instead.
+ * server build of a framework that publishes from its client build (or of none), a client build
+ * whose framework writes the rest later, which hands its output to the server build instead, or
+ * any build of a framework whose own integration publishes (Nuxt).
  */
 export async function directoryToPublish(build: BuildContext, ssr: boolean, options: ResolvedOptions): Promise<string | undefined> {
   const root = projectRoot(build.vite?.root ?? process.cwd())
   const framework = build.framework
   const { publish, build: b } = options
   const chosen = publish !== false && publish.dir !== undefined ? path.resolve(root, publish.dir) : undefined
+  // the framework's integration publishes its assembled output (frameworks/index.ts)
+  if (framework?.publishIn === 'framework') return undefined
   if (!ssr) {
     const written = build.written
     if (!written) return undefined

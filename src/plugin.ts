@@ -8,6 +8,7 @@ import type { BuildContext } from './build/context.js'
 import { cssTransformFilter } from './build/filter.js'
 import type { Bundle } from './build/outputs.js'
 import type { Context, ViteConfigLike } from './build/types.js'
+import type { Framework } from './frameworks/index.js'
 import type { CdnPublishOptions } from './options/types.js'
 import type { ResolvedOptions } from './options/resolve.js'
 
@@ -25,6 +26,14 @@ export interface CdnPublishPlugin {
 
 /** Create the plugin. */
 export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
+  return createPlugin(options)
+}
+
+/**
+ * The plugin, for a framework integration that describes its framework itself (the Nuxt module)
+ * instead of leaving it to detection from the config's plugins.
+ */
+export function createPlugin(options: CdnPublishOptions, framework?: Framework): CdnPublishPlugin {
   let vite: ViteConfigLike | undefined
   /** Loaded by the first `buildStart`. */
   let run: typeof import('./runtime.js')
@@ -48,7 +57,7 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishPlugin {
       if (vite?.command === 'serve') return
       run ??= await import('./runtime.js')
       build ??= run.createBuildContext()
-      if (vite) build.configure(vite)
+      if (vite) build.configure(vite, framework)
       build.written = undefined
       resolved = undefined
       try {

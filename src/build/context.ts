@@ -42,7 +42,8 @@ export interface BuildContext {
   /** What the last client output of this build wrote, for the publish step. */
   written: { outDir: string; manifest: string | false } | undefined
 
-  configure(config: ViteConfigLike): void
+  /** Vite's config, and the framework when the caller knows it (a framework's module), else as detected. */
+  configure(config: ViteConfigLike, framework?: Framework): void
   /** A new build: its options, and empty per-build state. */
   start(opts: ResolvedBuildOptions): void
   /** True for server-side output, which this plugin leaves alone. */
@@ -99,9 +100,9 @@ export function createBuildContext(): BuildContext {
     },
     written: undefined,
 
-    configure(config) {
+    configure(config, known) {
       vite = config
-      framework = detectFramework(config)
+      framework = known ?? detectFramework(config)
     },
 
     start(options) {
@@ -135,7 +136,8 @@ export function createBuildContext(): BuildContext {
       if (!f) {
         const dir = publicSources.get(rel) ?? build.publicDirs()[0]!
         const bytes = readFileSync(path.join(dir, rel))
-        f = { fileName: fingerprintedName(rel, contentHash(bytes, opts!.hashLength)), bytes }
+        const name = fingerprintedName(rel, contentHash(bytes, opts!.hashLength))
+        f = { fileName: framework?.copiesDir ? path.posix.join(framework.copiesDir, name) : name, bytes }
         fingerprinted.set(rel, f)
       }
       return f

@@ -12,6 +12,8 @@
  *   web root is the public directory; a stylesheet's `url(/img/x.png)` then names a file there.
  * - which fixed-name files it writes on purpose (polled or read by its server): no
  *   `UNHASHED_OUTPUT` for them.
+ * - Nuxt is not recognised from its plugins: its module (../nuxt.ts) adds this plugin to Nuxt's
+ *   client build with the description from ./nuxt.ts, and publishes from a Nitro hook itself.
  *
  * Nothing here sets a Vite option: SvelteKit enforces several, and the others' own defaults hold.
  */
@@ -20,15 +22,25 @@ import { adapterOutput } from './sveltekit.js'
 
 export interface Framework {
   /** As the log lines name it. */
-  name: 'SvelteKit' | 'React Router' | 'Laravel' | 'Rails (vite_ruby)'
-  /** `server`: the client build hands its output to the server build of the same command, which publishes. */
-  publishIn: 'client' | 'server'
+  name: 'SvelteKit' | 'React Router' | 'Laravel' | 'Rails (vite_ruby)' | 'Nuxt'
+  /**
+   * `server`: the client build hands its output to the server build of the same command, which
+   * publishes. `framework`: no Vite build publishes; the framework's integration does, once the
+   * framework has assembled its output (Nuxt: Nitro's `compiled` hook).
+   */
+  publishIn: 'client' | 'server' | 'framework'
   /** The directory a CDN origin serves, once the whole build is done. */
   finalDir(input: { clientOutDir: string; root: string; manifestText: string }): Promise<string>
   /** The web root: where root URLs in stylesheets find public files, besides Vite's `publicDir`. */
   webRoots?(config: { root: string; build: { outDir: string } }): string[]
   /** Output files the framework names without a hash on purpose. */
   unhashedOnPurpose?(fileName: string): boolean
+  /**
+   * The output directory (POSIX, relative to Vite's `outDir`) the fingerprinted copies of public
+   * files go in, when only part of the output is served (Nuxt serves `_nuxt/` of its client
+   * build, under its asset base); default: the output's root, beside the other public files.
+   */
+  copiesDir?: string
 }
 
 const clientOutput = async ({ clientOutDir }: { clientOutDir: string }) => clientOutDir

@@ -19,7 +19,7 @@ import type { CdnManifest } from '../../src/index.js'
 import { appDir, type AppServer, installApp, pluginLines, runBuild, startServer, type Run } from '../helpers/apps.js'
 import { listFiles, readReport } from '../helpers/build.js'
 import { cliEnv } from '../helpers/cli.js'
-import { adminClient, createBucket, credsEnv, listAll, readBytes } from '../helpers/s3.js'
+import { adminClient, createBucket, credsEnv, listAll, readBytes, readObject } from '../helpers/s3.js'
 import type { DeployReport } from '../../src/deploy/index.js'
 
 export interface Starter {
@@ -42,12 +42,15 @@ export interface Starter {
    * Rails `/vite/`): a CDN in front of the bucket then serves `/<prefix><file>`.
    */
   prefix?: string
+  /** Files (relative to `published`) and the `Cache-Control` they must be stored with (a polled file inside an immutable directory). */
+  cacheControl?: Record<string, RegExp>
   /** Timeout of one build, ms. */
   buildTimeout?: number
 }
 
 const servers = inject('s3servers')
-const PUBLIC_IMAGE = /^img\/pub-[\w-]{8}\.png$/
+/** Beside the public file, or under the framework's asset directory (Nuxt: `_nuxt/img/`). */
+const PUBLIC_IMAGE = /^(?:[\w-]+\/)?img\/pub-[\w-]{8}\.png$/
 
 /** Every URL an HTML page names in src/href/srcset attributes. */
 export function htmlUrls(html: string): string[] {
@@ -116,6 +119,9 @@ export function describeStarter(s: Starter): void {
       expect(ours.filter((k) => !files.includes(k)), 'objects that are not files of the deployed directory').toEqual([])
       // the report is the project's, outside every served directory
       expect(readReport<DeployReport>(dir)).toMatchObject({ ok: true, bucket })
+      for (const [file, want] of Object.entries(s.cacheControl ?? {})) {
+        expect((await readObject(admin, bucket, prefix + file)).cacheControl, file).toMatch(want)
+      }
     })
 
     test('every URL the pages name and every url() of the stylesheets resolves to an object: 0 missing', { timeout: 60_000 }, async () => {
@@ -167,7 +173,8 @@ export function describeStarter(s: Starter): void {
       const again = await runBuild(s.app, s.outputs, publishEnv())
       expectBuilt(again, 'the rebuild')
       const report = readReport<DeployReport>(dir)
-      const uploaded = report.uploaded.map((f) => f.path).filter((p) => !p.startsWith('.cdn-publish/') && p !== 'cdn-manifest.json')
+      // a new release (a framework's build id changed) also uploads its record and snapshots, under .cdn-publish/
+      const uploaded = report.uploaded.map((f) => f.key.slice(prefix.length)).filter((p) => !p.startsWith('.cdn-publish/') && p !== 'cdn-manifest.json')
       expect(uploaded.filter((p) => !(s.volatile?.test(p) ?? false))).toEqual([])
       expect(existsSync(published)).toBe(true)
     })
