@@ -260,7 +260,8 @@ describe.each(servers.map((s) => [s.name, s] as const))('publish on %s', (name, 
       recordKeyOf('', a.manifest.release),
     ]
     expect([...putKeys].sort()).toEqual(expected.sort())
-    expect(putKeys.at(-1)).toBe(recordKeyOf('', a.manifest.release))
+    // after the manifest: the replaced release's record, then this one's marked current, last
+    expect(putKeys.slice(-3)).toEqual(['cdn-manifest.json', recordKeyOf('', a.manifest.release), recordKeyOf('', b.manifest.release)])
 
     await expectServed(admin, bucket, '', b.result, b.manifest)
     // the previous release's files stay for pages that still name them
@@ -381,7 +382,8 @@ describe.each(servers.map((s) => [s.name, s] as const))('publish on %s', (name, 
     const b = (await build(root, false)).result.manifest!
     const recB = recordKeyOf('', b.release)
     const recA = recordKeyOf('', a.manifest.release)
-    // the record's first PUT (pending) goes through, the second (current) fails
+    // the record's first PUT (pending) goes through, the second (current, after A's was marked
+    // replaced) fails
     let recordPuts = 0
     proxy.failWhen((r) => r.method === 'PUT' && r.key === recB && ++recordPuts > 1)
     let failure
@@ -394,13 +396,17 @@ describe.each(servers.map((s) => [s.name, s] as const))('publish on %s', (name, 
     expect(failure.error.message).toContain(`already names release ${b.release}`)
     expect(JSON.parse((await readObject(admin, bucket, 'cdn-manifest.json')).bytes.toString()).release).toBe(b.release)
     expect((await readJson<ReleaseRecord>(admin, bucket, recB)).state).toBe('pending')
+    // never two records saying current: A's says replaced already, from the moment of the switch
+    const replacedA = await readJson<ReleaseRecord>(admin, bucket, recA)
+    expect(replacedA.state).toBe('replaced')
 
     proxy.reset()
     await withEnv(env(), () => publishBuild(root, target(bucket)))
-    expect(proxy.requests().filter((r) => r.method === 'PUT').map((r) => r.key)).toEqual([recB, recA])
+    expect(proxy.requests().filter((r) => r.method === 'PUT').map((r) => r.key)).toEqual([recB])
     const [finalA, finalB] = [await readJson<ReleaseRecord>(admin, bucket, recA), await readJson<ReleaseRecord>(admin, bucket, recB)]
     expect(finalB.state).toBe('current')
-    expect(finalA).toMatchObject({ state: 'replaced', replacedAt: finalB.publishedAt })
+    expect(finalA).toEqual(replacedA)
+    expect(finalA.replacedAt! <= finalB.publishedAt!).toBe(true)
   })
 
   test('an SSR build never publishes', async () => {

@@ -1,8 +1,8 @@
 /**
- * Steps 1–5 of a publish against the store (the order is explained in ./run.ts): the record
+ * Steps 1–4 of a publish against the store (the order is explained in ./run.ts): the record
  * `pending`, the fingerprinted files, the snapshots, a re-check of the files this release reuses,
- * the switch (mutable files, the stable manifest, the record `current`; the mutable files put
- * back should it fail), the previous record `replaced`. Fills the report as it goes.
+ * the switch (mutable files, the stable manifest; the mutable files put back should it fail),
+ * then the previous record `replaced` and this release's `current`. Fills the report as it goes.
  */
 import { md5Hex as md5 } from '../build/hash.js'
 import { Codes } from '../errors.js'
@@ -137,14 +137,15 @@ export async function execute(x: ExecuteInput): Promise<ReleaseRecord> {
     }
     throw err
   }
-  const record = currentRecord(plan, label, local, x.digests, publishedAt)
-  if (plan.activate.write) await putJson(store, plan.record.key, record, report, plan.activate.reason)
-  // 5. the release it replaces, marked replaced
-  tracker.step = 5
+  // the release it replaces marked replaced, then this one current: should either write fail
+  // (or the run stop), the rerun finds this release's record still pending, naming the previous
+  // release, and does both; the other order could leave two records saying current
   const prev = x.previousRecord
   if (plan.previous?.write && prev) {
     await putJson(store, plan.previous.key, { ...prev, state: 'replaced', replacedAt: publishedAt }, report, plan.previous.reason)
   }
+  const record = currentRecord(plan, label, local, x.digests, publishedAt)
+  if (plan.activate.write) await putJson(store, plan.record.key, record, report, plan.activate.reason)
   return record
 }
 

@@ -9,7 +9,7 @@ import type { Reverted } from './revert.js'
 
 /** Knows how far a publish got, to tell the user what is served now and how to finish. */
 export class Tracker {
-  step: 0 | 1 | 2 | 3 | 4 | 5 = 0
+  step: 0 | 1 | 2 | 3 | 4 = 0
   /** The stable manifest names the new release. */
   switched = false
   /** What a failed switch put back of the mutable files it had overwritten. */
@@ -41,10 +41,8 @@ export class Tracker {
           : ` The stable manifest was not changed, but ${failed.length} mutable file(s) already hold release ${release}'s bytes and could not be put back ` +
             `(${failed.slice(0, 5).join(', ')}${failed.length > 5 ? ', …' : ''}); every file they name is in the bucket.`
       message += ` Run the same build again to complete release ${release}; files already uploaded are skipped.`
-    } else if (this.step === 4) {
-      message += ` The stable manifest already names release ${release}; run the same build again to mark its record current.`
     } else {
-      message += ` Release ${release} is published and current; marking release ${prev} replaced failed, run the same build again to finish.`
+      message += ` The stable manifest already names release ${release}; run the same build again to mark its record current${prev ? ` and release ${prev}'s replaced` : ''}.`
     }
     const data = { ...e.data, ...(release ? { release } : {}), step: this.step }
     return new CdnPublishError(e.code, message, data)

@@ -111,8 +111,8 @@ export function printPlan(logger: PublishLogger, plan: PublishPlan): void {
   if (kept) logger.info(`  ${'skip'.padEnd(8)} ${kept} snapshot(s) already stored`)
   files(' 4. switch: other files, then the manifest', plan.mutable)
   line(plan.manifest.action, plan.manifest.key, `${formatBytes(plan.manifest.size)}, ${plan.manifest.reason}`)
-  line(plan.activate.write ? 'write' : 'skip', plan.record.key, plan.activate.reason)
   if (plan.previous) line(plan.previous.write ? 'write' : 'skip', plan.previous.key, plan.previous.reason)
+  line(plan.activate.write ? 'write' : 'skip', plan.record.key, plan.activate.reason)
 }
 
 export function dryRunSummary(plan: PublishPlan, ms: number): string {

@@ -12,12 +12,13 @@
  *    changes yet). Then, before a switch, a second listing: a file or snapshot this release
  *    reuses that was deleted meanwhile (a concurrent prune) is uploaded again.
  * 4. the switch: every mutable file that differs from the stored one, then the stable manifest,
- *    then the record marked `current`. Should it fail before the manifest lands, the mutable
- *    files already overwritten get the previous release's bytes back from its snapshots
- *    (./revert.ts).
- * 5. the previous release's record marked `replaced`
+ *    then the previous release's record marked `replaced` and this release's `current` (in that
+ *    order: a run stopped between them leaves this record pending, naming the previous release,
+ *    and the rerun does both; never two records saying `current`). Should it fail before the
+ *    manifest lands, the mutable files already overwritten get the previous release's bytes
+ *    back from its snapshots (./revert.ts).
  *
- * Steps 1–5 are ./execute.ts. A failure before the manifest lands leaves the previous release
+ * Steps 1–4 are ./execute.ts. A failure before the manifest lands leaves the previous release
  * served, and running the same build again completes the same release, uploading only what is
  * missing. The caller's report (./report.ts) is filled either way; the caller writes it.
  */

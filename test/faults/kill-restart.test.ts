@@ -101,14 +101,14 @@ describe.each(servers.map((s) => [s.name, s] as const))('publishing while the %s
         if (attempt.ok) {
           stats.succeeded++
           // a restart during the prune after the publish makes it fail; nothing else warns
-          expect(attempt.warnings.filter((c) => c !== 'PRUNE_FAILED'), `${what}: warnings`).toEqual([])
+          expect(attempt.warnings.filter((c) => c !== 'PRUNE_FAILED'), `${what}: warnings ${attempt.warningMessages.join(' | ')}`).toEqual([])
           continue
         }
         stats.failed++
         stats.reruns++
         const rerun = await publishApp(env(), a, bucket, proxy.endpoint, RETENTION)
         expect(rerun.ok, `${what}, rerun without restarts: ${rerun.code} ${rerun.message}`).toBe(true)
-        expect(rerun.warnings, `${what}, rerun without restarts: warnings`).toEqual([])
+        expect(rerun.warnings, `${what}, rerun without restarts: warnings ${rerun.warningMessages.join(' | ')}`).toEqual([])
         expect(rerun.manifest.release).toBe(attempt.manifest.release)
         stable = await check(bucket, rerun, stable, `${what} (rerun)`)
       }

@@ -68,6 +68,8 @@ export interface Attempt {
   step?: number
   /** Codes of the build's warnings (PRUNE_FAILED and the like). */
   warnings: string[]
+  /** Their messages, in the same order, for a failure's explanation. */
+  warningMessages: string[]
   ms: number
 }
 
@@ -90,6 +92,7 @@ export async function publishApp(
       manifestBytes,
       manifest: JSON.parse(manifestBytes.toString('utf8')) as CdnManifest,
       warnings: codes(result),
+      warningMessages: result.warnings.map((w) => w.message),
       ms: performance.now() - t0,
     }
   } catch (e) {
@@ -103,6 +106,7 @@ export async function publishApp(
       message: String(err.message),
       ...(typeof err.step === 'number' ? { step: err.step } : {}),
       warnings: [],
+      warningMessages: [],
       ms: performance.now() - t0,
     }
   }
