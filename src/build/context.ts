@@ -41,6 +41,11 @@ export interface BuildContext {
   readonly kept: ReadonlyMap<string, string>
   /** What the last client output of this build wrote, for the publish step. */
   written: { outDir: string; manifest: string | false } | undefined
+  /**
+   * Whether stylesheets of server builds are transformed too: a framework that builds page CSS in
+   * its server build and serves it to browsers (Astro).
+   */
+  readonly serverStylesheets: boolean
 
   configure(config: ViteConfigLike): void
   /** A new build: its options, and empty per-build state. */
@@ -71,7 +76,12 @@ export interface BuildContext {
 const isFile = (p: string) => statSync(p, { throwIfNoEntry: false })?.isFile() ?? false
 const isDirectory = (p: string) => statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false
 
-export function createBuildContext(): BuildContext {
+export interface BuildContextOptions {
+  /** See `BuildContext.serverStylesheets` (default false). */
+  serverStylesheets?: boolean
+}
+
+export function createBuildContext(init: BuildContextOptions = {}): BuildContext {
   let vite: ViteConfigLike | undefined
   let framework: Framework | undefined
   let opts: ResolvedBuildOptions | undefined
@@ -98,6 +108,7 @@ export function createBuildContext(): BuildContext {
       return kept
     },
     written: undefined,
+    serverStylesheets: init.serverStylesheets ?? false,
 
     configure(config) {
       vite = config

@@ -77,7 +77,7 @@ export async function transformCss(
   id: string,
 ): Promise<{ code: string; map: RewriteResult['map'] } | null> {
   const vite = build.vite
-  if (!vite || vite.command !== 'build' || build.isSsr(ctx)) return null
+  if (!vite || vite.command !== 'build' || (build.isSsr(ctx) && !build.serverStylesheets)) return null
   // the filter again, for hosts that do not apply hook filters
   if (id.startsWith('\0') || !CSS_LANG_RE.test(id) || SKIP_QUERY_RE.test(id)) return null
   const file = id.replace(/[?#].*$/, '')
