@@ -35,7 +35,7 @@ import type { ResolvedOptions } from './options/resolve.js'
 export interface CdnPublishAstroIntegration {
   name: 'cdn-publish'
   hooks: {
-    'astro:config:setup': (params: { command: string; updateConfig(config: { vite: { plugins: unknown[] } }): unknown }) => void
+    'astro:config:setup': (params: { command: string; updateConfig(config: { vite: { plugins: { name: string }[] } }): unknown }) => void
     'astro:config:done': (params: { config: AstroConfigLike }) => void
     'astro:build:done': (params: { dir: URL; logger: AstroLoggerLike }) => Promise<void>
   }
