@@ -13,7 +13,7 @@
  *   too; the copies it emits there are written to the server directory, and put into the client
  *   directory when the build is done (Astro moves only its `_astro/` assets);
  * - once, in `astro:build:done`: the deploy core over the directory Astro deploys, `dist/`
- *   (static output) or `build.client` (`dist/client`, server output): every page, `_astro/` and
+ *   (static output) or `build.client` (`dist/client`, server output), or `publish.dir`: every page, `_astro/` and
  *   every public file; the pages get the public files they name fingerprinted (`<img src>`,
  *   inline `<style>`), and the manifest is written from the directory.
  *
@@ -114,10 +114,12 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishAstroInte
           await writeFile(file, f.bytes)
         }
         const root = run.projectRoot(fileURLToPath(astro.root))
-        // page URLs are under Astro's `base`; `build.assetsPrefix` moves only `_astro/` elsewhere
+        // page URLs are under Astro's `base` (`build.assetsPrefix` is for the files Vite emits)
         const base = astro.base.endsWith('/') ? astro.base : `${astro.base}/`
         const optionsHere: ResolvedOptions = { ...resolved, build: { ...resolved.build, base } }
-        await run.publishAfterBuild(stepContext(logger), { options: optionsHere, vite: undefined, root, dir: out })
+        const { publish } = resolved
+        const chosen = publish !== false && publish.dir !== undefined ? path.resolve(root, publish.dir) : undefined
+        await run.publishAfterBuild(stepContext(logger), { options: optionsHere, vite: undefined, root, dir: chosen ?? out })
       },
     },
   }
