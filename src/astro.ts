@@ -37,6 +37,7 @@ export interface CdnPublishAstroIntegration {
   hooks: {
     'astro:config:setup': (params: { command: string; updateConfig(config: { vite: { plugins: { name: string }[] } }): unknown }) => void
     'astro:config:done': (params: { config: AstroConfigLike }) => void
+    'astro:build:start': () => void
     'astro:build:done': (params: { dir: URL; logger: AstroLoggerLike }) => Promise<void>
   }
 }
@@ -102,6 +103,10 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishAstroInte
       },
       'astro:config:done': ({ config }) => {
         astro = config
+      },
+      'astro:build:start': () => {
+        copies.clear()
+        resolved = undefined
       },
       'astro:build:done': async ({ dir, logger }) => {
         if (!run || !resolved || !astro) return
