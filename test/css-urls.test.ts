@@ -348,6 +348,15 @@ describe('rewriteCssRefs', () => {
     expect(rewriteCssRefs(css, prefix).code).toBe('a{b:URL(x/a.png)}')
   })
 
+  it('urlFunction names the function of chosen references, over lowercaseUrlFunctions', () => {
+    const css = 'a{b:url(a.png);c:Url("b.png");d:URL(c.png)}'
+    const upper = (r: CssRef) => (r.url === 'c.png' ? undefined : 'URL')
+    expect(rewriteCssRefs(css, prefix, { lowercaseUrlFunctions: true, urlFunction: upper }).code).toBe('a{b:URL(x/a.png);c:URL("x/b.png");d:url(x/c.png)}')
+    // the name alone changes when the value is kept
+    expect(rewriteCssRefs('a{b:url(a.png)}', () => false, { urlFunction: () => 'URL' })).toMatchObject({ code: 'a{b:URL(a.png)}', changed: true })
+    expect(rewriteCssRefs('a{b:URL(a.png)}', () => false, { urlFunction: () => 'URL' })).toEqual({ code: 'a{b:URL(a.png)}', changed: false })
+  })
+
   it('lowercaseUrlFunctions leaves an already lowercase stylesheet unchanged', () => {
     const css = 'a{b:url(a.png)}'
     expect(rewriteCssRefs(css, () => false, { lowercaseUrlFunctions: true })).toEqual({ code: css, changed: false })

@@ -41,6 +41,11 @@ export interface BuildContext {
   readonly kept: ReadonlyMap<string, string>
   /** What the last client output of this build wrote, for the publish step. */
   written: { outDir: string; manifest: string | false } | undefined
+  /**
+   * Whether stylesheets of server builds are transformed too: a framework that builds page CSS in
+   * its server build and serves it to browsers (Astro).
+   */
+  readonly serverStylesheets: boolean
 
   /** Vite's config, and the framework when the caller knows it (a framework's module), else as detected. */
   configure(config: ViteConfigLike, framework?: Framework): void
@@ -72,7 +77,12 @@ export interface BuildContext {
 const isFile = (p: string) => statSync(p, { throwIfNoEntry: false })?.isFile() ?? false
 const isDirectory = (p: string) => statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false
 
-export function createBuildContext(): BuildContext {
+export interface BuildContextOptions {
+  /** See `BuildContext.serverStylesheets` (default false). */
+  serverStylesheets?: boolean
+}
+
+export function createBuildContext(init: BuildContextOptions = {}): BuildContext {
   let vite: ViteConfigLike | undefined
   let framework: Framework | undefined
   let opts: ResolvedBuildOptions | undefined
@@ -99,6 +109,7 @@ export function createBuildContext(): BuildContext {
       return kept
     },
     written: undefined,
+    serverStylesheets: init.serverStylesheets ?? false,
 
     configure(config, known) {
       vite = config

@@ -12,6 +12,8 @@ import type { Context } from './types.js'
 
 /** Characters that a URL Vite writes unquoted into CSS cannot contain. */
 const PLAIN_URL_RE = /^[\w./~@+-]*$/
+/** The placeholder Vite replaces with the URL of an emitted file (`__VITE_ASSET__<ref>__`). */
+const ASSET_PLACEHOLDER_RE = /^__VITE_ASSET__[\w$]+__/
 
 
 /**
@@ -75,7 +77,7 @@ export async function transformCss(
   id: string,
 ): Promise<{ code: string; map: RewriteResult['map'] } | null> {
   const vite = build.vite
-  if (!vite || vite.command !== 'build' || build.isSsr(ctx)) return null
+  if (!vite || vite.command !== 'build' || (build.isSsr(ctx) && !build.serverStylesheets)) return null
   // the filter again, for hosts that do not apply hook filters
   if (id.startsWith('\0') || !CSS_LANG_RE.test(id) || SKIP_QUERY_RE.test(id)) return null
   const file = id.replace(/[?#].*$/, '')
@@ -85,11 +87,21 @@ export async function transformCss(
     const replacement = await classifyRef(build, ctx, ref, id, file, where)
     if (replacement !== undefined) replacements.set(ref.start, replacement)
   }
+  // Vite 7 and later leave `url(__VITE_ASSET__…)` to their output pass; Vite 6 (which has no
+  // `meta.viteVersion`) tries to resolve it as a file and warns that it "didn't resolve". Its
+  // url() rewriting matches the lowercase name only, so there the placeholder is written as
+  // `URL(…)`, the same CSS function, which Vite 6 leaves alone until it replaces the placeholder.
+  const vite6 = ctx.meta.viteVersion === undefined
   const result = rewriteCssRefs(
     code,
     (ref) => replacements.get(ref.start) ?? false,
     // a source map only when the build writes them: generating one is most of this hook's cost
-    { lowercaseUrlFunctions: true, sourcemap: Boolean(vite.build.sourcemap), filename: file },
+    {
+      lowercaseUrlFunctions: true,
+      ...(vite6 ? { urlFunction: (ref: CssRef) => (ASSET_PLACEHOLDER_RE.test(replacements.get(ref.start) ?? '') ? 'URL' : undefined) } : {}),
+      sourcemap: Boolean(vite.build.sourcemap),
+      filename: file,
+    },
   )
   return result.changed ? { code: result.code, map: result.map } : null
 }

@@ -40,6 +40,8 @@ export interface CssRef {
 export interface RewriteOptions {
   /** Also rename url functions written in another case (`URL(`, `Url(`) to lowercase `url(`, even when the value is not replaced. */
   lowercaseUrlFunctions?: boolean
+  /** The url function name to write for a reference, when not the one written (or lowercased): wins over `lowercaseUrlFunctions`. */
+  urlFunction?: (ref: CssRef) => string | undefined
   /** Produce a source map (magic-string hires: 'boundary') when the stylesheet changed. */
   sourcemap?: boolean
   /** Source file name recorded in the map. */
@@ -802,7 +804,13 @@ export function rewriteCssRefs(
   let s: MagicString | undefined
   for (let k = 0; k < refs.length; k++) {
     const ref = refs[k]
-    if (lowercase && ref.fnStart !== undefined && ref.fnEnd !== undefined) {
+    const fn = ref.fnStart !== undefined && ref.fnEnd !== undefined ? options.urlFunction?.(ref) : undefined
+    if (fn !== undefined) {
+      if (css.slice(ref.fnStart, ref.fnEnd) !== fn) {
+        s ??= new MagicString(css)
+        s.overwrite(ref.fnStart!, ref.fnEnd!, fn)
+      }
+    } else if (lowercase && ref.fnStart !== undefined && ref.fnEnd !== undefined) {
       const a = ref.fnStart
       if (
         ref.fnEnd - a !== 3 ||

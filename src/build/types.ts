@@ -26,6 +26,6 @@ export interface Context {
   warn(log: { code: string; message: string; [key: string]: unknown }): void
   error(log: { code: string; message: string; [key: string]: unknown }): never
   resolve(source: string, importer?: string): Promise<{ id: string; external?: boolean | string } | null>
-  meta: { rolldownVersion?: string; watchMode?: boolean }
+  meta: { rolldownVersion?: string; watchMode?: boolean; viteVersion?: string }
   environment?: { config?: { consumer?: string } }
 }

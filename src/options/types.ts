@@ -216,7 +216,7 @@ export interface PublishOptions {
    * only where the plugin cannot tell it: a SvelteKit adapter other than adapter-static and
    * adapter-node, or output moved elsewhere after the build.
    * @default the build's `outDir`; for SvelteKit the adapter's copy of the client output, for
-   * React Router `build/client`
+   * React Router `build/client`, for Astro `dist/` (static) or `build.client` (server output)
    */
   dir?: string
 }

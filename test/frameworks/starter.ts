@@ -6,8 +6,9 @@
  * - without a bucket, the build prints the one "publishing skipped" line and nothing else of ours;
  * - with one, every file of the directory the framework deploys is in the bucket (pages, route
  *   manifest, public files, version files), and nothing else of the project (no `.vite/`, no report);
- * - every URL the served pages name (static HTML, or what the built app server answers), and every
- *   `url()` of the published stylesheets, resolves to an object of the bucket: 0 missing;
+ * - every URL the served pages name (static HTML, or what the built app server answers; their
+ *   attributes and inline `<style>`s), and every `url()` of the published stylesheets, resolves
+ *   to an object of the bucket: 0 missing;
  * - the public image the global stylesheet names is fingerprinted;
  * - an unchanged rebuild uploads nothing but what the framework changes on every build.
  */
@@ -60,6 +61,11 @@ export function htmlUrls(html: string): string[] {
     for (const part of (m[1] ?? m[2] ?? '').split(',')) urls.push(part.trim().split(/\s+/)[0] ?? '')
   }
   return urls.filter((u) => u && !u.startsWith('#'))
+}
+
+/** Every `url()` of the stylesheets a page inlines (`<style>` elements: Astro inlines small stylesheets). */
+export function inlineStyleUrls(html: string): string[] {
+  return [...html.matchAll(/<style\b[^>]*>([\s\S]*?)<\/style>/gi)].flatMap((m) => findCssRefs(m[1] ?? '').map((r) => r.url))
 }
 
 /** The key of the bucket a URL names, resolved as a browser does against the page's URL path (the prefix is empty here); undefined for another site's. */
@@ -145,7 +151,7 @@ export function describeStarter(s: Starter): void {
       const named: string[] = []
       const missing: string[] = []
       for (const page of pages) {
-        for (const url of htmlUrls(page.html)) {
+        for (const url of [...htmlUrls(page.html), ...inlineStyleUrls(page.html)]) {
           const key = keyOf(url, page.name)
           // links to pages are the app server's; assets have an extension
           if (key === undefined || /\.html?$/.test(key) || !/\.[a-z\d]+$/i.test(key)) continue

@@ -56,11 +56,14 @@ export async function runBuild(app: string, outputs: string[], env: EnvVars | Re
   return run('npm', ['run', 'build', '--silent'], dir, cliEnv({ NO_COLOR: '1', FORCE_COLOR: '0', ...env }))
 }
 
-/** The lines of a build's output this plugin wrote: `[cdn-publish] …` info lines and `[plugin cdn-publish]` warnings. */
+/**
+ * The lines of a build's output this plugin wrote: `[cdn-publish] …` info lines and `[plugin cdn-publish]`
+ * warnings; the time Astro's logger puts first (`13:07:04 [cdn-publish] …`) is left out.
+ */
 export function pluginLines(output: string): string[] {
   return output
     .split('\n')
-    .map((l) => l.trim())
+    .map((l) => l.trim().replace(/^\d\d:\d\d:\d\d /, ''))
     .filter((l) => /\[(?:plugin:? )?cdn-publish\]/.test(l))
 }
 
