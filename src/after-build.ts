@@ -58,7 +58,7 @@ export async function directoryToPublish(build: BuildContext, ssr: boolean, opti
     const written = build.written
     if (!written) return undefined
     if (framework?.publishIn !== 'server' || publish === false || b.manifest === false) return chosen ?? written.outDir
-    handOver(root, { outDir: written.outDir, manifestText: await readFile(path.join(written.outDir, b.manifest), 'utf8') })
+    handOver(root, { outDir: written.outDir, manifest: b.manifest, manifestText: await readFile(path.join(written.outDir, b.manifest), 'utf8') })
     return undefined
   }
   if (framework?.publishIn !== 'server') return undefined
@@ -66,7 +66,7 @@ export async function directoryToPublish(build: BuildContext, ssr: boolean, opti
   if (!client) return undefined
   // without a bucket nothing is looked for: the publish step only says it is skipped
   if (chosen || publish === false || publish.bucket === undefined) return chosen ?? client.outDir
-  return framework.finalDir({ clientOutDir: client.outDir, root, manifestText: client.manifestText })
+  return framework.finalDir({ clientOutDir: client.outDir, root, manifest: client.manifest, manifestText: client.manifestText })
 }
 
 export async function publishAfterBuild(ctx: StepContext, input: AfterBuildInput): Promise<void> {

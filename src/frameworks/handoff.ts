@@ -6,7 +6,8 @@
 export interface ClientOutput {
   /** Absolute directory the client build wrote. */
   outDir: string
-  /** The manifest as the client build wrote it. */
+  /** The manifest's path relative to `outDir`, and its text as the client build wrote it. */
+  manifest: string
   manifestText: string
 }
 

@@ -30,7 +30,7 @@ export interface Framework {
    */
   publishIn: 'client' | 'server' | 'framework'
   /** The directory a CDN origin serves, once the whole build is done. */
-  finalDir(input: { clientOutDir: string; root: string; manifestText: string }): Promise<string>
+  finalDir(input: { clientOutDir: string; root: string; manifest: string; manifestText: string }): Promise<string>
   /** The web root: where root URLs in stylesheets find public files, besides Vite's `publicDir`. */
   webRoots?(config: { root: string; build: { outDir: string } }): string[]
   /** Output files the framework names without a hash on purpose. */

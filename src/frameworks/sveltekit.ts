@@ -13,8 +13,8 @@ import { CdnPublishError, Codes } from '../errors.js'
 const MAX_DEPTH = 3
 const SKIP = new Set(['node_modules', 'src', 'static'])
 
-export async function adapterOutput(input: { clientOutDir: string; root: string; manifestText: string; manifest?: string }): Promise<string> {
-  const name = input.manifest ?? 'cdn-manifest.json'
+export async function adapterOutput(input: { clientOutDir: string; root: string; manifest: string; manifestText: string }): Promise<string> {
+  const name = input.manifest
   const found: string[] = []
   const visit = async (dir: string, depth: number): Promise<void> => {
     let entries
