@@ -6,7 +6,7 @@
 //   node bench/starters.mjs [--rounds N] [app ...]
 //
 // Each app is copied once to bench/.tmp/<app>-{with,without} (node_modules linked to the
-// starter's), the `without` copy's Vite config with the plugin taken out. Round 1 is a warm-up.
+// starter's), the `without` copy's config (Vite's, Astro's, Nuxt's) with the plugin taken out. Round 1 is a warm-up.
 // Prints each round, the medians and the ratio with/without per app.
 import { spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
@@ -21,10 +21,13 @@ const APPS = {
   'react-router-spa': { config: 'vite.config.ts', outputs: ['build', '.react-router'] },
   laravel: { config: 'vite.config.js', outputs: ['public/build'] },
   rails: { config: 'vite.config.ts', outputs: ['public/vite'] },
+  'astro-static': { config: 'astro.config.mjs', outputs: ['dist', '.astro'] },
+  'astro-node': { config: 'astro.config.mjs', outputs: ['dist', '.astro'] },
   nuxt: { config: 'nuxt.config.ts', outputs: ['.output', '.nuxt'], strip: (t) => t.replace("'vite-plugin-cdn-publish/nuxt'", '') },
 }
 /** The Vite config without the plugin. */
 const stripPlugin = (t) => t.replace(/^import cdnPublish .*\n/m, '').replace(/,?\s*cdnPublish\(\)/, '')
+// (Astro's integration list is stripped the same way)
 
 const args = process.argv.slice(2)
 const r = args.indexOf('--rounds')
@@ -49,7 +52,7 @@ function copy(app, plugin) {
   const dir = join(root, 'bench/.tmp', `${app}-${plugin ? 'with' : 'without'}`)
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
-  cpSync(src, dir, { recursive: true, filter: (p) => p === src || !/[/\\](node_modules|build|\.svelte-kit|\.react-router|\.output|\.nuxt)$/.test(p) })
+  cpSync(src, dir, { recursive: true, filter: (p) => p === src || !/[/\\](node_modules|build|dist|\.astro|\.svelte-kit|\.react-router|\.output|\.nuxt)$/.test(p) })
   mkdirSync(join(dir, 'node_modules'))
   for (const e of readdirSync(join(src, 'node_modules'))) if (e !== '.cache') symlinkSync(join(src, 'node_modules', e), join(dir, 'node_modules', e))
   const config = join(dir, APPS[app].config)
