@@ -41,6 +41,12 @@ export function projectRoot(viteRoot: string): string {
   }
 }
 
+/** The directory `publish.dir` names, absolute; undefined when it is not set. */
+export function chosenDir(options: ResolvedOptions, root: string): string | undefined {
+  const { publish } = options
+  return publish !== false && publish.dir !== undefined ? path.resolve(root, publish.dir) : undefined
+}
+
 /**
  * The directory this build publishes once it is done; undefined when it publishes nothing: a
  * server build of a framework that publishes from its client build (or of none), a client build
@@ -51,7 +57,7 @@ export async function directoryToPublish(build: BuildContext, ssr: boolean, opti
   const root = projectRoot(build.vite?.root ?? process.cwd())
   const framework = build.framework
   const { publish, build: b } = options
-  const chosen = publish !== false && publish.dir !== undefined ? path.resolve(root, publish.dir) : undefined
+  const chosen = chosenDir(options, root)
   // the framework's integration publishes its assembled output (frameworks/index.ts)
   if (framework?.publishIn === 'framework') return undefined
   if (!ssr) {

@@ -122,9 +122,7 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishAstroInte
         // page URLs are under Astro's `base` (`build.assetsPrefix` is for the files Vite emits)
         const base = astro.base.endsWith('/') ? astro.base : `${astro.base}/`
         const optionsHere: ResolvedOptions = { ...resolved, build: { ...resolved.build, base } }
-        const { publish } = resolved
-        const chosen = publish !== false && publish.dir !== undefined ? path.resolve(root, publish.dir) : undefined
-        await run.publishAfterBuild(stepContext(logger), { options: optionsHere, vite: undefined, root, dir: chosen ?? out })
+        await run.publishAfterBuild(stepContext(logger), { options: optionsHere, vite: undefined, root, dir: run.chosenDir(resolved, root) ?? out })
       },
     },
   }

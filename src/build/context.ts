@@ -53,13 +53,7 @@ export interface BuildContext {
   start(opts: ResolvedBuildOptions): void
   /** True for server-side output, which this plugin leaves alone. */
   isSsr(ctx: Context): boolean
-  /**
-   * Where public files are, in the order looked up: Vite's public directory when it exists, then
-   * the framework's web root (Laravel and vite_ruby serve the web root itself), or the
-   * `publicDir` option under Rollup.
-   */
-  publicDirs(): string[]
-  /** `rel` normalised, when it names a file in one of the public directories. */
+  /** `rel` normalised, when it names a file in one of the public directories (see `start`). */
   publicFile(rel: string): string | undefined
   /** The hashed copy of a public file (read and named once per build). */
   fingerprint(rel: string): Fingerprinted
@@ -91,6 +85,12 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
   let kept = new Map<string, string>()
   /** Public file → the public directory it was found in. */
   let publicSources = new Map<string, string>()
+  /**
+   * Where public files are, in the order looked up, found once per build at `start`: Vite's
+   * public directory when it exists, then the framework's web root (Laravel and vite_ruby serve
+   * the web root itself), or the `publicDir` option under Rollup.
+   */
+  let publicDirs: string[] = []
 
   const build: BuildContext = {
     get vite() {
@@ -122,21 +122,18 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
       warned = new Set()
       kept = new Map()
       publicSources = new Map()
+      if (!vite) publicDirs = options.publicDir ? [path.resolve(options.publicDir)] : []
+      else publicDirs = [...(vite.publicDir && isDirectory(vite.publicDir) ? [vite.publicDir] : []), ...(framework?.webRoots?.(vite) ?? [])]
     },
 
     isSsr: (ctx) => Boolean(vite?.build.ssr) || ctx.environment?.config?.consumer === 'server',
 
-    publicDirs() {
-      if (!vite) return opts!.publicDir ? [path.resolve(opts!.publicDir)] : []
-      const own = vite.publicDir && isDirectory(vite.publicDir) ? [vite.publicDir] : []
-      return [...own, ...(framework?.webRoots?.(vite) ?? [])]
-    },
 
     publicFile(rel) {
       const normal = joinOutputPath('', rel)
       if (!normal) return undefined
       if (publicSources.has(normal)) return normal
-      const dir = build.publicDirs().find((d) => isFile(path.join(d, normal)))
+      const dir = publicDirs.find((d) => isFile(path.join(d, normal)))
       if (dir === undefined) return undefined
       publicSources.set(normal, dir)
       return normal
@@ -145,7 +142,7 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
     fingerprint(rel) {
       let f = fingerprinted.get(rel)
       if (!f) {
-        const dir = publicSources.get(rel) ?? build.publicDirs()[0]!
+        const dir = publicSources.get(rel) ?? publicDirs[0]!
         const bytes = readFileSync(path.join(dir, rel))
         const name = fingerprintedName(rel, contentHash(bytes, opts!.hashLength))
         f = { fileName: framework?.copiesDir ? path.posix.join(framework.copiesDir, name) : name, bytes }
@@ -165,7 +162,7 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
       if (warned.has(key)) return
       warned.add(key)
       const what =
-        why ?? `names a file that exists nowhere (not in the bundle${build.publicDirs().length ? `, not in ${build.publicDirs().map((d) => path.relative(vite?.root ?? process.cwd(), d) || '.').join(' or ')}` : ''}, not next to the stylesheet)`
+        why ?? `names a file that exists nowhere (not in the bundle${publicDirs.length ? `, not in ${publicDirs.map((d) => path.relative(vite?.root ?? process.cwd(), d) || '.').join(' or ')}` : ''}, not next to the stylesheet)`
       const log = {
         code: Codes.CSS_URL_UNRESOLVED,
         message: `${where}:${ref.line}:${ref.column}: url(${ref.url}) ${what}. The reference is left as written; fix the path or add the file to the project.`,
