@@ -1,6 +1,7 @@
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { stripVTControlCharacters } from 'node:util'
 import { expect } from 'vitest'
 import { cdnPublish, type CdnManifest, type CdnPublishOptions } from '../../src/index.js'
 import { defaultReportPath } from '../../src/deploy/index.js'
@@ -205,7 +206,8 @@ async function runVite(vite: ViteName, root: string, config: Record<string, any>
 /** A Vite logger that keeps the warnings in `into` and passes every call on to `inner`, when given. */
 function recordingLogger(into: string[], inner: Record<string, any> | undefined): Record<string, unknown> {
   const warn = (name: 'warn' | 'warnOnce') => (msg: string, options?: unknown) => {
-    into.push(msg.trim())
+    // Vite colours some messages when the environment asks for colour (FORCE_COLOR, a TTY): compare the text.
+    into.push(stripVTControlCharacters(msg).trim())
     inner?.[name]?.(msg, options)
   }
   return {
