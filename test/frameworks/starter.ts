@@ -17,7 +17,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import { findCssRefs, isExternalOrSpecialUrl } from '../../src/build/css-urls.js'
 import type { CdnManifest } from '../../src/index.js'
-import { appDir, type AppServer, installApp, pluginLines, runBuild, startServer, type Run } from '../helpers/apps.js'
+import { appDir, appNode, type AppServer, installApp, run, pluginLines, runBuild, startServer, type Run } from '../helpers/apps.js'
 import { listFiles, readReport } from '../helpers/build.js'
 import { cliEnv } from '../helpers/cli.js'
 import { adminClient, createBucket, credsEnv, listAll, readBytes, readObject } from '../helpers/s3.js'
@@ -47,6 +47,11 @@ export interface Starter {
   cacheControl?: Record<string, RegExp>
   /** Timeout of one build, ms. */
   buildTimeout?: number
+  /**
+   * The Node major the app builds and serves on, when not the tests' own: the starters of the
+   * latest framework majors pin `node@22` from the registry as a devDependency (./helpers/apps.ts `appNode`).
+   */
+  node?: number
 }
 
 const servers = inject('s3servers')
@@ -87,6 +92,13 @@ export function describeStarter(s: Starter): void {
   const timeout = s.buildTimeout ?? 180_000
 
   beforeAll(() => installApp(s.app), 600_000)
+
+  if (s.node !== undefined) {
+    test(`${s.app}: builds and serves on Node ${s.node}, its own devDependency`, async () => {
+      const r = await run(appNode(s.app), ['--version'], dir, process.env)
+      expect(r.output.trim()).toMatch(new RegExp(`^v${s.node}\\.`))
+    })
+  }
 
   test(`${s.app}: without a bucket the build prints its one line and publishes nothing`, { timeout }, async () => {
     const r = await runBuild(s.app, s.outputs)

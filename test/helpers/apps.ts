@@ -16,6 +16,16 @@ import type { EnvVars } from './s3.js'
 
 export const appDir = (app: string) => path.join(repoRoot, 'playground', app)
 
+/**
+ * The Node that runs the app: its own `node` devDependency when it has one (the starters of the
+ * latest framework majors, which need Node 22, pin `node@22` from the registry; `npm run build`
+ * puts that binary first on the PATH), else the Node running the tests.
+ */
+export function appNode(app: string): string {
+  const own = path.join(appDir(app), 'node_modules', '.bin', 'node')
+  return existsSync(own) ? own : process.execPath
+}
+
 const STAMP = '.cdn-publish-installed'
 
 export interface Run {
