@@ -61,6 +61,8 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
       build.written = undefined
       resolved = undefined
       try {
+        const instead = vite && !framework ? run.integrationInstead(vite) : undefined
+        if (instead) throw new run.CdnPublishError('INVALID_OPTION', instead)
         resolved = run.resolveOptions(options, vite ? { mode: vite.mode, root: vite.root, ...(vite.envDir !== undefined ? { envDir: vite.envDir } : {}) } : undefined)
       } catch (err) {
         run.fail(this, err)

@@ -85,6 +85,35 @@ const FRAMEWORKS: { plugin: RegExp; framework: Framework }[] = [
   },
 ]
 
+/**
+ * Frameworks whose own integration publishes, recognised from their Vite plugins: there this
+ * Vite plugin would publish one Vite build's output before the framework wrote its pages
+ * (Astro) or assembled `.output/public` (Nuxt), an incomplete release.
+ */
+const INTEGRATIONS: { plugin: RegExp; name: string; use: string }[] = [
+  {
+    plugin: /^astro:/,
+    name: 'Astro',
+    use: "use the integration instead: `import cdnPublish from 'vite-plugin-cdn-publish/astro'` and `integrations: [cdnPublish(options)]` in astro.config",
+  },
+  {
+    plugin: /^nuxt:/,
+    name: 'Nuxt',
+    use: "use the module instead: `modules: ['vite-plugin-cdn-publish/nuxt']` in nuxt.config, with the options under its `cdnPublish` key",
+  },
+]
+
+/**
+ * Why the Vite plugin must not run in this config, when it is a framework's whose integration
+ * publishes (the plugin was put in Astro's or Nuxt's `vite.plugins`), with the fix.
+ */
+export function integrationInstead(config: { plugins?: readonly ({ name?: string } | null | undefined | false)[] }): string | undefined {
+  const names = (config.plugins ?? []).map((p) => (p && p.name) || '')
+  const found = INTEGRATIONS.find((i) => names.some((n) => i.plugin.test(n)))
+  if (!found) return undefined
+  return `cdnPublish() from 'vite-plugin-cdn-publish' is one of ${found.name}'s Vite plugins: it would publish a Vite build's output before ${found.name} writes the rest of what it deploys, an incomplete release. ${found.use[0]!.toUpperCase()}${found.use.slice(1)}.`
+}
+
 /** The framework whose plugin the resolved config holds, if any. */
 export function detectFramework(config: { plugins?: readonly ({ name?: string } | null | undefined | false)[] }): Framework | undefined {
   const names = (config.plugins ?? []).map((p) => (p && p.name) || '')
