@@ -39,8 +39,13 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
   /** Loaded by the first `buildStart`. */
   let run: typeof import('./runtime.js')
   let build: BuildContext
-  /** Undefined until this build's options are valid. */
+  /** Undefined until this build's options are valid, and in an environment left alone. */
   let resolved: ResolvedOptions | undefined
+  /** An environment of the framework's own that this plugin leaves alone (frameworks/index.ts). */
+  const foreign = (ctx: Context) => {
+    const name = ctx.environment?.name
+    return name !== undefined && (build?.framework?.foreignEnvironments?.includes(name) ?? false)
+  }
 
   return {
     name: 'cdn-publish',
@@ -61,6 +66,7 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
       if (vite) build.configure(vite, framework)
       build.written = undefined
       resolved = undefined
+      if (foreign(this)) return
       try {
         resolved = run.resolveOptions(options, vite ? { mode: vite.mode, root: vite.root, ...(vite.envDir !== undefined ? { envDir: vite.envDir } : {}) } : undefined)
       } catch (err) {
@@ -80,7 +86,7 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
     transform: {
       filter: cssTransformFilter,
       handler(this: Context, code: string, id: string) {
-        if (vite?.command === 'serve') return null
+        if (vite?.command === 'serve' || foreign(this)) return null
         return run.transformCss(build, this, code, id)
       },
     },
@@ -88,7 +94,7 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
     generateBundle: {
       order: 'post',
       handler(this: Context, outputOptions: OutputOptions, bundle: Bundle) {
-        if (build.isSsr(this)) return
+        if (build.isSsr(this) || foreign(this)) return
         run.rewriteBundle(build, this, outputOptions, bundle)
       },
     },

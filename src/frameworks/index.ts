@@ -47,6 +47,12 @@ export interface Framework {
    * of the server build comes too early. The server-build publish then runs right after it.
    */
   finishedInBuildApp?: string
+  /**
+   * Vite environments of the framework's own that this plugin leaves alone: no transform, no
+   * rewrite, no hand-over (SvelteKit 3 builds its service worker as an environment of the app
+   * builder, with the user's plugins, where SvelteKit 2 built it without them).
+   */
+  foreignEnvironments?: string[]
 }
 
 const clientOutput = async ({ clientOutDir }: { clientOutDir: string }) => clientOutDir
@@ -68,6 +74,8 @@ const FRAMEWORKS: { plugin: RegExp; framework: Framework }[] = [
       // `order: 'post'` too, runs before it (Vite sorts a hook's `post` handlers by plugin
       // position, and this plugin is `enforce: 'pre'`). So the publish follows that hook.
       finishedInBuildApp: 'vite-plugin-sveltekit-adapter',
+      // its fixed-name `service-worker.js`, built into the client output after the client build
+      foreignEnvironments: ['serviceWorker'],
     },
   },
   {
