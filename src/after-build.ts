@@ -75,6 +75,32 @@ export async function directoryToPublish(build: BuildContext, ssr: boolean, opti
   return framework.finalDir({ clientOutDir: client.outDir, root, manifest: client.manifest, manifestText: client.manifestText })
 }
 
+/** What of a Vite plugin the app builder reads for its `buildApp` hook. */
+interface BuildAppPlugin {
+  name?: string
+  buildApp?: ((...args: any[]) => unknown) | { order?: string; handler: (...args: any[]) => unknown }
+}
+
+/**
+ * Run `after` once the `buildApp` hook of the plugin named `name` (a framework's, listed among
+ * `plugins`, the app builder's) has finished, by wrapping that hook's handler; false when no
+ * such hook exists. The builder reads each hook when it calls it, so this works from any
+ * `buildApp` handler that runs before that one.
+ */
+export function afterBuildAppOf(plugins: readonly unknown[], name: string, after: () => Promise<void>): boolean {
+  const plugin = plugins.find((p): p is BuildAppPlugin => typeof p === 'object' && p !== null && (p as BuildAppPlugin).name === name)
+  const hook = plugin?.buildApp
+  if (!plugin || !hook) return false
+  const handler = typeof hook === 'function' ? hook : hook.handler
+  const wrapped = async function (this: unknown, ...args: unknown[]) {
+    await handler.apply(this, args)
+    await after()
+  }
+  if (typeof hook === 'function') plugin.buildApp = wrapped
+  else hook.handler = wrapped
+  return true
+}
+
 export async function publishAfterBuild(ctx: StepContext, input: AfterBuildInput): Promise<void> {
   const { publish, retention, build } = input.options
   if (publish === false) return

@@ -22,6 +22,7 @@ export interface CdnPublishPlugin {
   transform: { filter: { id: { include: RegExp; exclude: RegExp[] } }; handler: (...args: any[]) => any }
   generateBundle: { order: 'post'; handler: (...args: any[]) => void }
   closeBundle: { order: 'post'; sequential: true; handler: (...args: any[]) => Promise<void> }
+  buildApp: { order: 'post'; handler: (...args: any[]) => Promise<void> }
 }
 
 /** Create the plugin. */
@@ -38,8 +39,13 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
   /** Loaded by the first `buildStart`. */
   let run: typeof import('./runtime.js')
   let build: BuildContext
-  /** Undefined until this build's options are valid. */
+  /** Undefined until this build's options are valid, and in an environment left alone. */
   let resolved: ResolvedOptions | undefined
+  /** An environment of the framework's own that this plugin leaves alone (frameworks/index.ts). */
+  const foreign = (ctx: Context) => {
+    const name = ctx.environment?.name
+    return name !== undefined && (build?.framework?.foreignEnvironments?.includes(name) ?? false)
+  }
 
   return {
     name: 'cdn-publish',
@@ -60,6 +66,7 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
       if (vite) build.configure(vite, framework)
       build.written = undefined
       resolved = undefined
+      if (foreign(this)) return
       try {
         const instead = vite && !framework ? run.integrationInstead(vite) : undefined
         if (instead) throw new run.CdnPublishError('INVALID_OPTION', instead)
@@ -81,7 +88,7 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
     transform: {
       filter: cssTransformFilter,
       handler(this: Context, code: string, id: string) {
-        if (vite?.command === 'serve') return null
+        if (vite?.command === 'serve' || foreign(this)) return null
         return run.transformCss(build, this, code, id)
       },
     },
@@ -89,7 +96,7 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
     generateBundle: {
       order: 'post',
       handler(this: Context, outputOptions: OutputOptions, bundle: Bundle) {
-        if (build.isSsr(this)) return
+        if (build.isSsr(this) || foreign(this)) return
         run.rewriteBundle(build, this, outputOptions, bundle)
       },
     },
@@ -108,6 +115,41 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
           run.fail(this, err)
         }
         if (dir) await run.publishAfterBuild(this, { options: resolved, vite, root: run.projectRoot(vite?.root ?? process.cwd()), dir })
+      },
+    },
+
+    /**
+     * Vite's app builder (this instance holds the top-level config; each environment's build
+     * has its own). A framework that writes the last of its output in a `buildApp` hook of its
+     * own (SvelteKit 3's adapter, frameworks/index.ts) publishes right after that hook: what
+     * the server build's `closeBundle` does for the others.
+     */
+    buildApp: {
+      order: 'post',
+      async handler(this: Context, builder: { config: { plugins: readonly unknown[] } }) {
+        if (!vite) return
+        run ??= await import('./runtime.js')
+        const top = run.createBuildContext()
+        top.configure(vite, framework)
+        const last = top.framework?.finishedInBuildApp
+        if (!last) return
+        let opts: ResolvedOptions | undefined
+        try {
+          opts = run.resolveOptions(options, { mode: vite.mode, root: vite.root, ...(vite.envDir !== undefined ? { envDir: vite.envDir } : {}) })
+        } catch (err) {
+          run.fail(this, err)
+        }
+        const ctx = this
+        const config = vite
+        run.afterBuildAppOf(builder.config.plugins, last, async () => {
+          let dir: string | undefined
+          try {
+            dir = await run.directoryToPublish(top, true, opts!)
+          } catch (err) {
+            run.fail(ctx, err)
+          }
+          if (dir) await run.publishAfterBuild(ctx, { options: opts!, vite: config, root: run.projectRoot(config.root ?? process.cwd()), dir })
+        })
       },
     },
   }

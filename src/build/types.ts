@@ -27,5 +27,5 @@ export interface Context {
   error(log: { code: string; message: string; [key: string]: unknown }): never
   resolve(source: string, importer?: string): Promise<{ id: string; external?: boolean | string } | null>
   meta: { rolldownVersion?: string; watchMode?: boolean; viteVersion?: string }
-  environment?: { config?: { consumer?: string } }
+  environment?: { name?: string; config?: { consumer?: string } }
 }

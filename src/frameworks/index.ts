@@ -41,6 +41,18 @@ export interface Framework {
    * build, under its asset base); default: the output's root, beside the other public files.
    */
   copiesDir?: string
+  /**
+   * The framework's plugin whose `buildApp` hook writes the last of the output, when the
+   * framework builds through Vite's app builder (SvelteKit 3: its adapter), and `closeBundle`
+   * of the server build comes too early. The server-build publish then runs right after it.
+   */
+  finishedInBuildApp?: string
+  /**
+   * Vite environments of the framework's own that this plugin leaves alone: no transform, no
+   * rewrite, no hand-over (SvelteKit 3 builds its service worker as an environment of the app
+   * builder, with the user's plugins, where SvelteKit 2 built it without them).
+   */
+  foreignEnvironments?: string[]
 }
 
 const clientOutput = async ({ clientOutDir }: { clientOutDir: string }) => clientOutDir
@@ -54,6 +66,16 @@ const FRAMEWORKS: { plugin: RegExp; framework: Framework }[] = [
       finalDir: adapterOutput,
       // polled by the client at `${paths.assets}/_app/version.json`
       unhashedOnPurpose: (f) => f === '_app/version.json',
+      // SvelteKit 2 builds the client inside the server build's `writeBundle` and adapts in that
+      // build's sequential `closeBundle`: the server build's `closeBundle` of this plugin (after
+      // SvelteKit's) publishes. SvelteKit 3 builds the environments in its `buildApp` hook (server,
+      // client, prerender), then adapts in the `buildApp` hook (`order: 'post'`) of this plugin:
+      // the server build's `closeBundle` ran before the client was built, and ours, though
+      // `order: 'post'` too, runs before it (Vite sorts a hook's `post` handlers by plugin
+      // position, and this plugin is `enforce: 'pre'`). So the publish follows that hook.
+      finishedInBuildApp: 'vite-plugin-sveltekit-adapter',
+      // its fixed-name `service-worker.js`, built into the client output after the client build
+      foreignEnvironments: ['serviceWorker'],
     },
   },
   {
