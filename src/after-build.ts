@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { BuildContext } from './build/context.js'
-import { CdnPublishError, Codes } from './errors.js'
+import { type Code, CdnPublishError, Codes } from './errors.js'
 import { buildLogger, type LogContext, type ViteLogSink } from './log.js'
 import { handOver, takeOver } from './frameworks/handoff.js'
 import type { ResolvedOptions } from './options/resolve.js'
@@ -130,6 +130,23 @@ export async function publishAfterBuild(ctx: StepContext, input: AfterBuildInput
     })
   } catch (err) {
     fail(ctx, err)
+  }
+}
+
+/**
+ * A step context over a framework's own logger (Astro's; the context of Vite's `buildApp` hook,
+ * whose `error` throws the bare log object): info and warnings as lines, an error thrown as a
+ * `CdnPublishError` with its code and data, so the framework prints the message and fails.
+ */
+export function loggerContext(logger: { info(line: string): void; warn(line: string): void }): StepContext {
+  return {
+    info: (log) => logger.info(typeof log === 'string' ? log : log.message),
+    warn: (log) => logger.warn(`${log.message} [${log.code}]`),
+    error: ({ code, message, stack, ...data }) => {
+      const err = new CdnPublishError(code as Code, message, data)
+      if (typeof stack === 'string') err.stack = stack
+      throw err
+    },
   }
 }
 

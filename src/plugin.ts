@@ -126,20 +126,21 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
      */
     buildApp: {
       order: 'post',
-      async handler(this: Context, builder: { config: { plugins: readonly unknown[] } }) {
+      async handler(this: { info(message: string): void; warn(message: string): void }, builder: { config: { plugins: readonly unknown[] } }) {
         if (!vite) return
         run ??= await import('./runtime.js')
         const top = run.createBuildContext()
         top.configure(vite, framework)
         const last = top.framework?.finishedInBuildApp
         if (!last) return
+        // this hook's context prints an error it is given as a bare object: throw coded errors instead
+        const ctx = run.loggerContext({ info: (line) => this.info(line), warn: (line) => this.warn(line) })
         let opts: ResolvedOptions | undefined
         try {
           opts = run.resolveOptions(options, { mode: vite.mode, root: vite.root, ...(vite.envDir !== undefined ? { envDir: vite.envDir } : {}) })
         } catch (err) {
-          run.fail(this, err)
+          run.fail(ctx, err)
         }
-        const ctx = this
         const config = vite
         run.afterBuildAppOf(builder.config.plugins, last, async () => {
           let dir: string | undefined

@@ -3,7 +3,7 @@
  * imports the plugin: a dev server, a config load and a test runner pay only for the plugin object.
  * The deploy core, and the AWS SDK behind it, load later still, on the first publish.
  */
-export { afterBuildAppOf, chosenDir, directoryToPublish, projectRoot, publishAfterBuild, fail } from './after-build.js'
+export { afterBuildAppOf, chosenDir, directoryToPublish, fail, loggerContext, projectRoot, publishAfterBuild } from './after-build.js'
 export { rewriteBundle } from './build/bundle-rewrite.js'
 export { createBuildContext } from './build/context.js'
 export { transformCss } from './build/css-transform.js'
