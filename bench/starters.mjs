@@ -24,6 +24,8 @@ const APPS = {
   'astro-static': { config: 'astro.config.mjs', outputs: ['dist', '.astro'] },
   'astro-node': { config: 'astro.config.mjs', outputs: ['dist', '.astro'] },
   nuxt: { config: 'nuxt.config.ts', outputs: ['.output', '.nuxt'], strip: (t) => t.replace("'vite-plugin-cdn-publish/nuxt'", '') },
+  'nuxt-latest': { config: 'nuxt.config.ts', outputs: ['.output', '.nuxt'], strip: (t) => t.replace("'vite-plugin-cdn-publish/nuxt'", '') },
+  'nuxt-generate': { config: 'nuxt.config.ts', outputs: ['.output', '.nuxt', 'dist'], strip: (t) => t.replace("'vite-plugin-cdn-publish/nuxt'", '') },
 }
 /** The Vite config without the plugin. */
 const stripPlugin = (t) => t.replace(/^import cdnPublish .*\n/m, '').replace(/,?\s*cdnPublish\(\)/, '')
