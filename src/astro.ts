@@ -27,7 +27,6 @@ import { fileURLToPath } from 'node:url'
 import type { BuildContext, Fingerprinted } from './build/context.js'
 import { cssTransformFilter } from './build/filter.js'
 import type { Context, ViteConfigLike } from './build/types.js'
-import type { StepContext } from './after-build.js'
 import type { CdnPublishOptions } from './options/types.js'
 import type { ResolvedOptions } from './options/resolve.js'
 
@@ -122,24 +121,12 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishAstroInte
         // page URLs are under Astro's `base` (`build.assetsPrefix` is for the files Vite emits)
         const base = astro.base.endsWith('/') ? astro.base : `${astro.base}/`
         const optionsHere: ResolvedOptions = { ...resolved, build: { ...resolved.build, base } }
-        await run.publishAfterBuild(stepContext(logger), { options: optionsHere, vite: undefined, root, dir: run.chosenDir(resolved, root) ?? out })
+        await run.publishAfterBuild(run.loggerContext(logger), { options: optionsHere, vite: undefined, root, dir: run.chosenDir(resolved, root) ?? out })
       },
     },
   }
 }
 
-/** Astro's logger as the plugin context the publish step logs through; an error fails the build. */
-function stepContext(logger: AstroLoggerLike): StepContext {
-  return {
-    info: (log) => logger.info(typeof log === 'string' ? log : log.message),
-    warn: (log) => logger.warn(`${log.message} [${log.code}]`),
-    error: (log) => {
-      const err = new Error(log.message) as Error & Record<string, unknown>
-      Object.assign(err, log)
-      throw err
-    },
-  }
-}
 
 export default cdnPublish
 export type { CdnPublishOptions } from './options/types.js'

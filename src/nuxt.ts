@@ -126,7 +126,8 @@ interface OutputInput {
 /** The module's publish step: the manifest of `.output/public`, then the deploy core over it. */
 async function publishOutput(input: OutputInput): Promise<void> {
   const run = await import('./runtime.js')
-  const ctx = stepContext()
+  // Nuxt's console: info on stdout, warnings on stderr
+  const ctx = run.loggerContext({ info: (line) => process.stdout.write(`${line}\n`), warn: (line) => process.stderr.write(`WARN ${LOG_PREFIX.trim()} ${line}\n`) })
   let resolved: ResolvedOptions
   try {
     resolved = run.resolveOptions(input.options, { mode: 'production', root: input.root })
@@ -174,16 +175,3 @@ async function writeOutputManifest(input: OutputInput & { clientDir: string; man
   await writeFile(path.join(input.publicDir, input.manifest), stringifySorted(manifest))
 }
 
-/** The plugin context's part the publish step uses, for Nuxt's console: info on stdout, warnings on stderr. */
-function stepContext() {
-  return {
-    warn(log: { code: string; message: string }) {
-      process.stderr.write(`WARN ${LOG_PREFIX.trim()} ${log.code}: ${log.message}\n`)
-    },
-    error(log: { code: string; message: string; stack?: string }): never {
-      const err = new CdnPublishError(log.code as never, log.message)
-      if (log.stack) err.stack = log.stack
-      throw err
-    },
-  }
-}
