@@ -64,7 +64,12 @@ export async function directoryToPublish(build: BuildContext, ssr: boolean, opti
     const written = build.written
     if (!written) return undefined
     if (framework?.publishIn !== 'server' || publish === false || b.manifest === false) return chosen ?? written.outDir
-    handOver(root, { outDir: written.outDir, manifest: b.manifest, manifestText: await readFile(path.join(written.outDir, b.manifest), 'utf8') })
+    handOver(root, {
+      outDir: written.outDir,
+      manifest: b.manifest,
+      manifestText: await readFile(path.join(written.outDir, b.manifest), 'utf8'),
+      servers: (build.vite && framework.serverBuilds?.(build.vite)) || 1,
+    })
     return undefined
   }
   if (framework?.publishIn !== 'server') return undefined

@@ -9,6 +9,8 @@ export interface ClientOutput {
   /** The manifest's path relative to `outDir`, and its text as the client build wrote it. */
   manifest: string
   manifestText: string
+  /** How many server builds of the command are still to finish (React Router's `serverBundles`: one per bundle); the last one publishes. */
+  servers?: number
 }
 
 const KEY = Symbol.for('vite-plugin-cdn-publish.client-outputs')
@@ -18,9 +20,16 @@ export function handOver(root: string, output: ClientOutput): void {
   outputs.set(root, output)
 }
 
-/** The client output handed over for `root`, once: a second server build of the command finds none. */
+/**
+ * The client output handed over for `root`, to the last of the command's server builds (one
+ * unless `servers` says more); the others, and a further server build, find none.
+ */
 export function takeOver(root: string): ClientOutput | undefined {
   const output = outputs.get(root)
+  if (output && (output.servers ?? 1) > 1) {
+    output.servers = (output.servers ?? 1) - 1
+    return undefined
+  }
   outputs.delete(root)
   return output
 }

@@ -53,6 +53,8 @@ export interface Framework {
    * builder, with the user's plugins, where SvelteKit 2 built it without them).
    */
   foreignEnvironments?: string[]
+  /** How many server builds one command runs (default 1); the last to finish publishes. */
+  serverBuilds?(config: object): number
 }
 
 const clientOutput = async ({ clientOutDir }: { clientOutDir: string }) => clientOutDir
@@ -80,7 +82,17 @@ const FRAMEWORKS: { plugin: RegExp; framework: Framework }[] = [
   },
   {
     plugin: /^react-router$/,
-    framework: { name: 'React Router', publishIn: 'server', finalDir: clientOutput },
+    framework: {
+      name: 'React Router',
+      publishIn: 'server',
+      finalDir: clientOutput,
+      // `serverBundles` builds one server bundle per group (in parallel, 7 and 8 alike); the
+      // plugin's resolved config names them in `__reactRouterPluginContext.buildManifest`
+      serverBuilds: (config) => {
+        const bundles = (config as { __reactRouterPluginContext?: { buildManifest?: { serverBundles?: object } | null } }).__reactRouterPluginContext?.buildManifest?.serverBundles
+        return bundles ? Math.max(1, Object.keys(bundles).length) : 1
+      },
+    },
   },
   {
     plugin: /^laravel$/,
