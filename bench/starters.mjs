@@ -19,6 +19,10 @@ const APPS = {
   'sveltekit-node': { config: 'vite.config.js', outputs: ['build', '.svelte-kit'] },
   'react-router-ssr': { config: 'vite.config.ts', outputs: ['build', '.react-router'] },
   'react-router-spa': { config: 'vite.config.ts', outputs: ['build', '.react-router'] },
+  'react-router-bundles': { config: 'vite.config.ts', outputs: ['build', '.react-router'] },
+  // the latest majors, on the Node 22 each of these apps pins (its node_modules/.bin/node)
+  'sveltekit3-node': { config: 'vite.config.js', outputs: ['build', '.svelte-kit'] },
+  'react-router8-ssr': { config: 'vite.config.ts', outputs: ['build', '.react-router'] },
   laravel: { config: 'vite.config.js', outputs: ['public/build'] },
   rails: { config: 'vite.config.ts', outputs: ['public/vite'] },
   'astro-static': { config: 'astro.config.mjs', outputs: ['dist', '.astro'] },
