@@ -23,6 +23,8 @@ const APPS = {
   // the latest majors, on the Node 22 each of these apps pins (its node_modules/.bin/node)
   'sveltekit3-node': { config: 'vite.config.js', outputs: ['build', '.svelte-kit'] },
   'react-router8-ssr': { config: 'vite.config.ts', outputs: ['build', '.react-router'] },
+  'astro6-static': { config: 'astro.config.mjs', outputs: ['dist', '.astro'] },
+  'astro6-node': { config: 'astro.config.mjs', outputs: ['dist', '.astro'] },
   laravel: { config: 'vite.config.js', outputs: ['public/build'] },
   rails: { config: 'vite.config.ts', outputs: ['public/vite'] },
   'astro-static': { config: 'astro.config.mjs', outputs: ['dist', '.astro'] },
