@@ -2,7 +2,8 @@
  * The Astro integration (`vite-plugin-cdn-publish/astro`): `integrations: [cdnPublish(options)]`
  * in astro.config.mjs, with the options of the Vite plugin.
  *
- * Astro 5 runs two Vite builds (server, then client), then writes the pages, moves the assets the
+ * Astro 5 runs two Vite builds (server, then client; Astro 6 runs prerender, server and client
+ * environments in one `buildApp`, with the same outcome here), then writes the pages, moves the assets the
  * server build emitted into the client directory, and calls `astro:build:done`. Astro records the
  * names of the files it builds (its server manifest, the pages), so nothing here renames a file
  * after a build wrote it. What the integration does:
