@@ -78,7 +78,7 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishAstroInte
       build.configure(vite!)
       resolved = undefined
       try {
-        resolved = run.resolveOptions(options, { mode: vite!.mode, root: vite!.root, ...(vite!.envDir !== undefined ? { envDir: vite!.envDir } : {}) })
+        resolved = run.resolveOptions(options, vite!)
       } catch (err) {
         run.fail(this, err)
       }

@@ -70,7 +70,7 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
       try {
         const instead = vite && !framework ? run.integrationInstead(vite) : undefined
         if (instead) throw new run.CdnPublishError('INVALID_OPTION', instead)
-        resolved = run.resolveOptions(options, vite ? { mode: vite.mode, root: vite.root, ...(vite.envDir !== undefined ? { envDir: vite.envDir } : {}) } : undefined)
+        resolved = run.resolveOptions(options, vite)
       } catch (err) {
         run.fail(this, err)
       }
@@ -137,7 +137,7 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
         const ctx = run.loggerContext({ info: (line) => this.info(line), warn: (line) => this.warn(line) })
         let opts: ResolvedOptions | undefined
         try {
-          opts = run.resolveOptions(options, { mode: vite.mode, root: vite.root, ...(vite.envDir !== undefined ? { envDir: vite.envDir } : {}) })
+          opts = run.resolveOptions(options, vite)
         } catch (err) {
           run.fail(ctx, err)
         }

@@ -91,8 +91,8 @@ export function parseBool(name: string, source: ValueSource, value: string): boo
 export interface EnvConfig {
   mode: string
   root: string
-  /** Vite's `envDir`; `false` loads no `.env` file. */
-  envDir?: string | false
+  /** Vite's `envDir` (default: `root`); `false` loads no `.env` file. */
+  envDir?: string | false | undefined
 }
 
 /**
