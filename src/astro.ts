@@ -27,6 +27,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { BuildContext, Fingerprinted } from './build/context.js'
 import { cssTransformFilter } from './build/filter.js'
+import type { Bundle } from './build/outputs.js'
 import type { Context, ViteConfigLike } from './build/types.js'
 import type { CdnPublishOptions } from './options/types.js'
 import type { ResolvedOptions } from './options/resolve.js'
@@ -89,6 +90,9 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishAstroInte
       handler(this: Context, code: string, id: string) {
         return run!.transformCss(build!, this, code, id)
       },
+    },
+    generateBundle(_options: unknown, bundle: Bundle) {
+      run!.restoreKeptReferences(build!, bundle)
     },
     buildEnd() {
       for (const f of build?.fingerprinted.values() ?? []) copies.set(f.fileName, f)

@@ -84,6 +84,8 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
      * outside the project (Vite's `server.fs.allow`), or only a query, is reported and hidden from
      * Vite behind a placeholder, restored as written in `generateBundle`: Vite would otherwise
      * inline or copy a file of the build machine (`url(/etc/passwd)`) into the published output.
+     * Sass, Less and Stylus sources are left to their compilers (build/filter.ts); the output pass
+     * rewrites what they compile to.
      */
     transform: {
       filter: cssTransformFilter,
@@ -96,8 +98,9 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
     generateBundle: {
       order: 'post',
       handler(this: Context, outputOptions: OutputOptions, bundle: Bundle) {
-        if (build.isSsr(this) || foreign(this)) return
-        run.rewriteBundle(build, this, outputOptions, bundle)
+        if (foreign(this)) return
+        if (build.isSsr(this)) run.restoreKeptReferences(build, bundle)
+        else run.rewriteBundle(build, this, outputOptions, bundle)
       },
     },
 

@@ -6,7 +6,7 @@
 export { afterBuildAppOf, chosenDir, directoryToPublish, fail, loggerContext, projectRoot, publishAfterBuild } from './after-build.js'
 export { rewriteBundle } from './build/bundle-rewrite.js'
 export { createBuildContext } from './build/context.js'
-export { transformCss } from './build/css-transform.js'
+export { restoreKeptReferences, transformCss } from './build/css-transform.js'
 export { resolveOptions } from './options/resolve.js'
 export { integrationInstead } from './frameworks/index.js'
 export { CdnPublishError } from './errors.js'

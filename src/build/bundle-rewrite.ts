@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import type { BuildContext } from './context.js'
+import { restoreKeptReferences } from './css-transform.js'
 import { isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix } from './css-urls.js'
 import { manifestEntries } from './entries.js'
 import { planRenames } from './graph.js'
@@ -20,6 +21,7 @@ import {
   isCss,
   isHtml,
   isSourceMap,
+  setText,
   textOf,
   type Bundle,
   type BundleAsset,
@@ -60,7 +62,8 @@ export function rewriteBundle(build: BuildContext, ctx: Context, outputOptions: 
     locate: createHashLocator(outputOptions),
     extra: new Map(),
   }
-  const changed = rewriteStylesheets(pass)
+  const changed = restoreKeptReferences(build, bundle)
+  for (const fileName of rewriteStylesheets(pass)) changed.add(fileName)
   rewriteHtmlPages(pass)
   /** Bundle entries re-emitted under new names, which the bundle object no longer shows. */
   const moved = changed.size ? renameChanged(pass, changed) : []
@@ -78,11 +81,6 @@ function emitLate(pass: Pass, rel: string): string {
   const f = pass.build.emitFingerprinted(pass.ctx, rel)
   pass.extra.set(f.fileName, { fileName: f.fileName, bytes: f.bytes, immutable: true })
   return f.fileName
-}
-
-function setText(entry: BundleEntry, text: string): void {
-  if (entry.type === 'chunk') entry.code = text
-  else entry.source = text
 }
 
 /**
@@ -131,8 +129,6 @@ function rewriteCss(pass: Pass, css: string, host: string, hostType: HostType, s
   const result = rewriteCssRefs(
     css,
     (ref) => {
-      const original = build.kept.get(ref.url)
-      if (original !== undefined) return original
       if (DATA_URL_RE.test(ref.url)) return false
       const { path: p, suffix } = splitUrlSuffix(ref.url)
       if (p === '') return false
@@ -145,8 +141,9 @@ function rewriteCss(pass: Pass, css: string, host: string, hostType: HostType, s
         const name = emitBesideSource(pass, path.resolve(path.dirname(sourceFile), decodeUrlPath(p)), host, p)
         if (name !== undefined) return urls.builtUrl(name, host, hostType, true) + suffix
       }
-      // Under Vite, the transform pass and Vite itself report references they cannot resolve.
-      if (!build.vite && (target === undefined || !existsSync(path.join(pass.outDir, target)))) {
+      // Under Vite, the transform pass reports the references it read in CSS sources; what a
+      // preprocessor or a PostCSS plugin wrote is reported here.
+      if ((target === undefined || !existsSync(path.join(pass.outDir, target))) && !build.readInSources.has(ref.url)) {
         build.report(pass.ctx, host, ref, host)
       }
       return false

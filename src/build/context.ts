@@ -4,6 +4,7 @@
  * to restore as written, and what the client output wrote; plus the helpers that read and grow it.
  * `start` resets it at every `buildStart` (watch mode and repeated builds reuse the plugin).
  */
+import { createHash } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { Codes } from '../errors.js'
@@ -39,6 +40,11 @@ export interface BuildContext {
   readonly fingerprinted: ReadonlyMap<string, Fingerprinted>
   /** Placeholder → the reference it hides from Vite, to restore as written. */
   readonly kept: ReadonlyMap<string, string>
+  /**
+   * The URLs the transform pass read in stylesheet sources, and reported there when they resolve
+   * nowhere. The output pass reports the others: what a preprocessor or a PostCSS plugin wrote.
+   */
+  readonly readInSources: Set<string>
   /** What the last client output of this build wrote, for the publish step. */
   written: { outDir: string; manifest: string | false } | undefined
   /**
@@ -64,9 +70,18 @@ export interface BuildContext {
   /** The directories a stylesheet may take files from: Vite's `server.fs.allow` (the workspace root by default). */
   allowed(): string[]
   isAllowed(file: string): boolean
-  /** A placeholder Vite leaves alone (a fragment-only URL), restored to `url` in `generateBundle`. */
+  /**
+   * A placeholder Vite leaves alone (a fragment-only URL), restored to `url` in `generateBundle`.
+   * Named after `url`, so that the same build writes the same placeholder whatever the order of
+   * its transforms (a chunk holding one is hashed before it is restored).
+   */
   keepAsWritten(url: string): string
 }
+
+/** How a keep-as-written placeholder starts (`#` makes it a fragment-only URL, which Vite leaves alone). */
+export const KEEP_TOKEN_PREFIX = '#cdn-publish-keep-'
+/** Every keep-as-written placeholder in a text. */
+export const KEEP_TOKEN_RE = /#cdn-publish-keep-[\da-f]{16}/g
 
 const isFile = (p: string) => statSync(p, { throwIfNoEntry: false })?.isFile() ?? false
 const isDirectory = (p: string) => statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false
@@ -83,6 +98,7 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
   let fingerprinted = new Map<string, Fingerprinted>()
   let warned = new Set<string>()
   let kept = new Map<string, string>()
+  let readInSources = new Set<string>()
   /** Public file → the public directory it was found in. */
   let publicSources = new Map<string, string>()
   /**
@@ -108,6 +124,9 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
     get kept() {
       return kept
     },
+    get readInSources() {
+      return readInSources
+    },
     written: undefined,
     serverStylesheets: init.serverStylesheets ?? false,
 
@@ -121,6 +140,7 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
       fingerprinted = new Map()
       warned = new Set()
       kept = new Map()
+      readInSources = new Set()
       publicSources = new Map()
       if (!vite) publicDirs = options.publicDir ? [path.resolve(options.publicDir)] : []
       else publicDirs = [...(vite.publicDir && isDirectory(vite.publicDir) ? [vite.publicDir] : []), ...(framework?.webRoots?.(vite) ?? [])]
@@ -178,7 +198,7 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
     isAllowed: (file) => build.allowed().some((dir) => file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep)),
 
     keepAsWritten(url) {
-      const token = `#cdn-publish-keep-${kept.size}`
+      const token = `${KEEP_TOKEN_PREFIX}${createHash('sha256').update(url).digest('hex').slice(0, 16)}`
       kept.set(token, url)
       return token
     },

@@ -4,10 +4,11 @@
  */
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import type { BuildContext } from './context.js'
+import { KEEP_TOKEN_RE, type BuildContext } from './context.js'
 import { findCssRefs, isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix, type CssRef, type RewriteResult } from './css-urls.js'
 import { decodeUrlPath } from './names.js'
-import { CSS_LANG_RE, SKIP_QUERY_RE } from './filter.js'
+import { CSS_SYNTAX_RE, SKIP_QUERY_RE } from './filter.js'
+import { isTextFile, setText, textOf, type Bundle } from './outputs.js'
 import type { Context } from './types.js'
 
 /** Characters that a URL Vite writes unquoted into CSS cannot contain. */
@@ -79,11 +80,12 @@ export async function transformCss(
   const vite = build.vite
   if (!vite || vite.command !== 'build' || (build.isSsr(ctx) && !build.serverStylesheets)) return null
   // the filter again, for hosts that do not apply hook filters
-  if (id.startsWith('\0') || !CSS_LANG_RE.test(id) || SKIP_QUERY_RE.test(id)) return null
+  if (id.startsWith('\0') || !CSS_SYNTAX_RE.test(id) || SKIP_QUERY_RE.test(id)) return null
   const file = id.replace(/[?#].*$/, '')
   const where = path.relative(vite.root, file)
   const replacements = new Map<number, string>()
   for (const ref of findCssRefs(code)) {
+    build.readInSources.add(ref.url)
     const replacement = await classifyRef(build, ctx, ref, id, file, where)
     if (replacement !== undefined) replacements.set(ref.start, replacement)
   }
@@ -104,4 +106,38 @@ export async function transformCss(
     },
   )
   return result.changed ? { code: result.code, map: result.map } : null
+}
+
+/** What a kept reference may hold as written in any CSS context: the rest is written as a CSS escape. */
+const CSS_SAFE_RE = /[^\w./~@+?=&%:,;!*$-]/gu
+/** Output files where a kept reference sits in a string literal: scripts (`?inline` CSS), JSON and source maps. */
+const SCRIPT_RE = /\.(?:[cm]?js|json|map)$/
+
+/**
+ * Put every reference the transform hid from Vite (`keepAsWritten`) back as written, in every
+ * output file of the bundle: stylesheets, pages, and scripts, where `?inline` CSS is a string
+ * literal. The URL is written with CSS escapes for whatever a quoted or unquoted `url()` cannot
+ * hold as is, and in scripts with its backslashes escaped for the literal (which may be quoted
+ * either way, or a template). Returns the files that changed.
+ */
+export function restoreKeptReferences(build: BuildContext, bundle: Bundle): Set<string> {
+  const changed = new Set<string>()
+  if (build.kept.size === 0) return changed
+  for (const entry of Object.values(bundle)) {
+    if (entry.type === 'asset' && !isTextFile(entry.fileName)) continue
+    const text = textOf(entry)
+    if (text === undefined || !text.includes('#cdn-publish-keep-')) continue
+    const script = entry.type === 'chunk' || SCRIPT_RE.test(entry.fileName)
+    const restored = text.replace(KEEP_TOKEN_RE, (token) => {
+      const url = build.kept.get(token)
+      if (url === undefined) return token
+      const css = url.replace(CSS_SAFE_RE, (c) => `\\${c.codePointAt(0)!.toString(16)} `)
+      return script ? css.replaceAll('\\', '\\\\') : css
+    })
+    if (restored !== text) {
+      setText(entry, restored)
+      changed.add(entry.fileName)
+    }
+  }
+  return changed
 }

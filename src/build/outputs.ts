@@ -44,6 +44,12 @@ export function textOf(entry: BundleEntry): string | undefined {
   return typeof entry.source === 'string' ? entry.source : Buffer.from(entry.source).toString('utf8')
 }
 
+/** Replace the text of a chunk or an asset. */
+export function setText(entry: BundleEntry, text: string): void {
+  if (entry.type === 'chunk') entry.code = text
+  else entry.source = text
+}
+
 export function bytesOf(entry: BundleEntry): Uint8Array | string {
   return entry.type === 'chunk' ? entry.code : entry.source
 }
