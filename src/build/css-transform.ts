@@ -83,17 +83,20 @@ export async function transformCss(
   if (id.startsWith('\0') || !CSS_SYNTAX_RE.test(id) || SKIP_QUERY_RE.test(id)) return null
   const file = id.replace(/[?#].*$/, '')
   const where = path.relative(vite.root, file)
+  // Vite 6 (which has no `meta.viteVersion`) resolves the strings of `image-set()` itself, a
+  // placeholder too ("… didn't resolve at build time"): there they are left to the output pass.
+  const vite6 = ctx.meta.viteVersion === undefined
   const replacements = new Map<number, string>()
   for (const ref of findCssRefs(code)) {
     build.readInSources.add(ref.url)
+    if (vite6 && ref.kind === 'string') continue
     const replacement = await classifyRef(build, ctx, ref, id, file, where)
     if (replacement !== undefined) replacements.set(ref.start, replacement)
   }
-  // Vite 7 and later leave `url(__VITE_ASSET__…)` to their output pass; Vite 6 (which has no
-  // `meta.viteVersion`) tries to resolve it as a file and warns that it "didn't resolve". Its
-  // url() rewriting matches the lowercase name only, so there the placeholder is written as
-  // `URL(…)`, the same CSS function, which Vite 6 leaves alone until it replaces the placeholder.
-  const vite6 = ctx.meta.viteVersion === undefined
+  // Vite 7 and later leave `url(__VITE_ASSET__…)` to their output pass; Vite 6 tries to resolve
+  // it as a file and warns that it "didn't resolve". Its url() rewriting matches the lowercase
+  // name only, so there the placeholder is written as `URL(…)`, the same CSS function, which
+  // Vite 6 leaves alone until it replaces the placeholder.
   const result = rewriteCssRefs(
     code,
     (ref) => replacements.get(ref.start) ?? false,

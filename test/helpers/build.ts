@@ -10,7 +10,8 @@ import type { PublishReport } from '../../src/publish/report.js'
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 const tmpRoot = path.join(repoRoot, 'test/.tmp')
 
-export type ViteName = 'vite8' | 'vite7'
+export type ViteName = 'vite8' | 'vite7' | 'vite6'
+/** The Vite majors every build test runs on; Vite 6 (which Astro 5 brings) only where named. */
 export const vites: ViteName[] = ['vite8', 'vite7']
 
 /** A build's warnings/errors as the bundler delivers them (plugin codes in `pluginCode`). */
@@ -87,7 +88,7 @@ export function fixtureCopies() {
 }
 
 export async function loadVite(name: ViteName): Promise<typeof import('vite')> {
-  return (name === 'vite7' ? await import('vite7') : await import('vite')) as typeof import('vite')
+  return (name === 'vite7' ? await import('vite7') : name === 'vite6' ? await import('vite6') : await import('vite')) as typeof import('vite')
 }
 
 export interface BuildResult {
