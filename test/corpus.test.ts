@@ -212,6 +212,8 @@ describe.each(['vite8', 'vite7', 'vite6'] as const)('%s', (vite) => {
       // ?raw is the file's bytes, as written
       const js = [...ours.files].filter(([f]) => f.endsWith('.js')).map(([, b]) => b.toString('utf8')).join('\n')
       expect(js).toContain('.raw { background: url(/img/logo.png); }')
+      // ?inline CSS is a string in a script, its public file fingerprinted like any stylesheet's
+      expect(js).toMatch(/\.inline\s*\{\s*background:\s*url\([^}]*img\/logo-[\w-]{8}\.png/)
     })
   })
 })
