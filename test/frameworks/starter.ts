@@ -12,13 +12,14 @@
  * - the public image the global stylesheet names is fingerprinted;
  * - an unchanged rebuild uploads nothing but what the framework changes on every build.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import { findCssRefs, isExternalOrSpecialUrl } from '../../src/build/css-urls.js'
 import type { CdnManifest } from '../../src/index.js'
 import { appDir, appNode, type AppServer, installApp, run, pluginLines, runBuild, startServer, type Run } from '../helpers/apps.js'
 import { listFiles, readReport } from '../helpers/build.js'
+import { INTERNAL_TOKEN_RE } from '../helpers/tokens.js'
 import { cliEnv } from '../helpers/cli.js'
 import { adminClient, createBucket, credsEnv, listAll, readBytes, readObject } from '../helpers/s3.js'
 import type { DeployReport } from '../../src/deploy/index.js'
@@ -124,6 +125,16 @@ export function describeStarter(s: Starter): void {
       expect(lines.filter((l) => !l.startsWith('[cdn-publish] ')), first.output).toEqual([])
       expect(lines.filter((l) => /^\[cdn-publish\] publishing release /.test(l))).toHaveLength(1)
       keys = new Set((await listAll(admin, bucket)).map((o) => o.key))
+    })
+
+    test('no file the build wrote (client and server output) holds an internal token', () => {
+      const leaks: string[] = []
+      for (const out of s.outputs.map((o) => path.join(dir, o)).filter((o) => existsSync(o))) {
+        // the packages a server build copies beside its code are not the build's
+        const files = statSync(out).isDirectory() ? listFiles(out).filter((f) => !f.includes('node_modules/')).map((f) => path.join(out, f)) : [out]
+        for (const file of files) if (INTERNAL_TOKEN_RE.test(readFileSync(file, 'latin1'))) leaks.push(path.relative(dir, file))
+      }
+      expect(leaks).toEqual([])
     })
 
     test('every file of the directory the framework deploys is in the bucket, and nothing of the project else', async () => {

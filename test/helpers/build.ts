@@ -6,6 +6,7 @@ import { expect } from 'vitest'
 import { cdnPublish, type CdnManifest, type CdnPublishOptions } from '../../src/index.js'
 import { defaultReportPath } from '../../src/deploy/index.js'
 import type { PublishReport } from '../../src/publish/report.js'
+import { expectNoInternalTokens } from './tokens.js'
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 const tmpRoot = path.join(repoRoot, 'test/.tmp')
@@ -129,8 +130,10 @@ export function readReport<T = PublishReport>(root: string): T {
   return JSON.parse(readFileSync(defaultReportPath(root), 'utf8')) as T
 }
 
+/** A finished build's output, checked to hold no internal token (of this plugin or the bundler) in any file. */
 export function result(root: string, outDir: string, warnings: Log[], manifestName = 'cdn-manifest.json', viteWarnings: string[] = []): BuildResult {
   const files = readOutDir(outDir)
+  expectNoInternalTokens({ files })
   const m = files.get(manifestName)
   return {
     outDir,
