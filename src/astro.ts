@@ -27,6 +27,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { BuildContext, Fingerprinted } from './build/context.js'
 import { cssTransformFilter } from './build/filter.js'
+import type { OutputOptions } from './build/bundle-rewrite.js'
 import type { Bundle } from './build/outputs.js'
 import type { Context, ViteConfigLike } from './build/types.js'
 import type { CdnPublishOptions } from './options/types.js'
@@ -91,11 +92,9 @@ export function cdnPublish(options: CdnPublishOptions = {}): CdnPublishAstroInte
         return run!.transformCss(build!, this, code, id)
       },
     },
-    generateBundle(_options: unknown, bundle: Bundle) {
-      run!.restoreKeptReferences(build!, bundle)
-    },
-    buildEnd() {
-      for (const f of build?.fingerprinted.values() ?? []) copies.set(f.fileName, f)
+    generateBundle(this: Context, outputOptions: OutputOptions, bundle: Bundle) {
+      run!.rewriteStylesheetAssets(build!, this, outputOptions, bundle)
+      for (const f of build!.fingerprinted.values()) copies.set(f.fileName, f)
     },
   }
 

@@ -50,10 +50,9 @@ interface Pass {
   extra: Map<string, OutputFile>
 }
 
-/** The `generateBundle` hook's body for a client output. */
-export function rewriteBundle(build: BuildContext, ctx: Context, outputOptions: OutputOptions, bundle: Bundle): void {
+function createPass(build: BuildContext, ctx: Context, outputOptions: OutputOptions, bundle: Bundle): Pass {
   const { vite, opts } = build
-  const pass: Pass = {
+  return {
     build,
     ctx,
     bundle,
@@ -62,6 +61,12 @@ export function rewriteBundle(build: BuildContext, ctx: Context, outputOptions: 
     locate: createHashLocator(outputOptions),
     extra: new Map(),
   }
+}
+
+/** The `generateBundle` hook's body for a client output. */
+export function rewriteBundle(build: BuildContext, ctx: Context, outputOptions: OutputOptions, bundle: Bundle): void {
+  const { opts } = build
+  const pass = createPass(build, ctx, outputOptions, bundle)
   const changed = restoreKeptReferences(build, bundle)
   for (const fileName of rewriteStylesheets(pass)) changed.add(fileName)
   rewriteHtmlPages(pass)
@@ -74,6 +79,17 @@ export function rewriteBundle(build: BuildContext, ctx: Context, outputOptions: 
   warnUnhashed(pass, outputs, hashed)
   build.written = { outDir: pass.outDir, manifest: opts.manifest }
   if (opts.manifest !== false) emitManifest(pass, opts.manifest, outputs, hashed)
+}
+
+/**
+ * The stylesheets of an output whose pages a framework writes itself (Astro): references kept as
+ * written restored, what preprocessors compiled fingerprinted, new names for what changed.
+ */
+export function rewriteStylesheetAssets(build: BuildContext, ctx: Context, outputOptions: OutputOptions, bundle: Bundle): void {
+  const pass = createPass(build, ctx, outputOptions, bundle)
+  const changed = restoreKeptReferences(build, bundle)
+  for (const fileName of rewriteStylesheets(pass)) changed.add(fileName)
+  if (changed.size) renameChanged(pass, changed)
 }
 
 /** Emit a public file's hashed copy late (from this hook), counted among the files of this output. */
