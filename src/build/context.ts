@@ -39,6 +39,11 @@ export interface BuildContext {
   readonly fingerprinted: ReadonlyMap<string, Fingerprinted>
   /** Placeholder → the reference it hides from Vite, to restore as written. */
   readonly kept: ReadonlyMap<string, string>
+  /**
+   * Facade module id → chunk name of every entry chunk rendered in this build, those Vite later
+   * drops from the bundle (stylesheet entries) included.
+   */
+  readonly entryChunks: Map<string, string>
   /** What the last client output of this build wrote, for the publish step. */
   written: { outDir: string; manifest: string | false } | undefined
   /**
@@ -83,6 +88,7 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
   let fingerprinted = new Map<string, Fingerprinted>()
   let warned = new Set<string>()
   let kept = new Map<string, string>()
+  let entryChunks = new Map<string, string>()
   /** Public file → the public directory it was found in. */
   let publicSources = new Map<string, string>()
   /**
@@ -108,6 +114,9 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
     get kept() {
       return kept
     },
+    get entryChunks() {
+      return entryChunks
+    },
     written: undefined,
     serverStylesheets: init.serverStylesheets ?? false,
 
@@ -121,6 +130,7 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
       fingerprinted = new Map()
       warned = new Set()
       kept = new Map()
+      entryChunks = new Map()
       publicSources = new Map()
       if (!vite) publicDirs = options.publicDir ? [path.resolve(options.publicDir)] : []
       else publicDirs = [...(vite.publicDir && isDirectory(vite.publicDir) ? [vite.publicDir] : []), ...(framework?.webRoots?.(vite) ?? [])]
