@@ -7,6 +7,8 @@
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { ManifestEntry } from '../src/index.js'
+import { manifestEntries } from '../src/build/entries.js'
+import type { BundleAsset, BundleChunk } from '../src/build/outputs.js'
 import { expectWarnings, fixtureCopies, viteBuild, vites, type BuildResult } from './helpers/build.js'
 
 const fx = fixtureCopies()
@@ -186,5 +188,52 @@ describe.each(vites)('%s', (vite) => {
       expect(without.r.files.has('.vite/manifest.json')).toBe(false)
       expect(without.r.manifest!.entries).toEqual(b.r.manifest!.entries)
     })
+  })
+})
+
+describe('manifestEntries rules the builds above do not reach', () => {
+  const root = path.resolve('/project')
+  const chunk = (fileName: string, facade: string | null, more: Partial<BundleChunk> = {}): BundleChunk => ({
+    type: 'chunk',
+    fileName,
+    name: path.posix.basename(fileName).replace(/-.*/, ''),
+    code: '',
+    isEntry: false,
+    facadeModuleId: facade && path.join(root, facade),
+    imports: [],
+    dynamicImports: [],
+    ...more,
+  })
+  const asset = (fileName: string, more: Partial<BundleAsset>): BundleAsset => ({ type: 'asset', fileName, source: '', ...more })
+
+  it('a JavaScript chunk keeps its key whichever comes first; the stylesheet is in its css', () => {
+    const js = chunk('assets/main-AAAAAAAA.js', 'src/main.js', { isEntry: true, viteMetadata: { importedCss: new Set(['assets/main-BBBBBBBB.css']), importedAssets: new Set() } })
+    const css = asset('assets/main-BBBBBBBB.css', { names: ['main.css'], originalFileNames: ['src/main.js'] })
+    const want = { 'src/main.js': { file: js.fileName, name: 'main', src: 'src/main.js', isEntry: true, css: [css.fileName] } }
+    expect(manifestEntries([js, css], { root, entryChunks: new Map() })).toEqual(want)
+    expect(manifestEntries([css, js], { root, entryChunks: new Map() })).toEqual(want)
+  })
+
+  it('a legacy (system) output lists its chunks under -legacy keys, as Vite 7 does', () => {
+    const main = chunk('assets/main-legacy-AAAAAAAA.js', 'src/main.js', { name: 'main', isEntry: true, imports: ['assets/util-legacy-CCCCCCCC.js'] })
+    const util = chunk('assets/util-legacy-CCCCCCCC.js', 'src/util.js', { name: 'util-legacy' })
+    const e = manifestEntries([main, util], { root, entryChunks: new Map(), format: 'system' })
+    expect(Object.keys(e).sort()).toEqual(['src/main-legacy.js', 'src/util.js'])
+    expect(e['src/main-legacy.js']).toMatchObject({ src: 'src/main-legacy.js', imports: ['src/util.js'] })
+  })
+
+  it('older Rollup: name and originalFileName stand for names and originalFileNames', () => {
+    const img = asset('assets/dot-DDDDDDDD.png', { name: 'dot.png', originalFileName: path.join(root, 'src/dot.png') })
+    const bare = asset('assets/copy-EEEEEEEE.png', {})
+    expect(manifestEntries([img, bare], { root, entryChunks: new Map() })).toEqual({ 'src/dot.png': { file: img.fileName, src: 'src/dot.png' } })
+  })
+
+  it('an entry chunk still in the bundle makes no stylesheet an entry', () => {
+    const js = chunk('assets/app-AAAAAAAA.js', 'src/app.js', { isEntry: true })
+    const css = asset('assets/theme-BBBBBBBB.css', { names: ['theme.css'], originalFileNames: ['src/theme.css'] })
+    const entryChunks = new Map([[path.join(root, 'src/app.js'), 'app'], [path.join(root, 'src/theme.css'), 'theme']])
+    const e = manifestEntries([js, css], { root, entryChunks })
+    expect(e['src/theme.css']).toEqual({ file: css.fileName, src: 'src/theme.css', isEntry: true, name: 'theme', names: ['theme.css'] })
+    expect(e['src/app.js']).toEqual({ file: js.fileName, name: 'app', src: 'src/app.js', isEntry: true })
   })
 })
