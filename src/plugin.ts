@@ -20,6 +20,7 @@ export interface CdnPublishPlugin {
   configResolved: (...args: any[]) => void
   buildStart: (...args: any[]) => Promise<void>
   transform: { filter: { id: { include: RegExp; exclude: RegExp[] } }; handler: (...args: any[]) => any }
+  renderChunk: (...args: any[]) => null
   generateBundle: { order: 'post'; handler: (...args: any[]) => void }
   closeBundle: { order: 'post'; sequential: true; handler: (...args: any[]) => Promise<void> }
   buildApp: { order: 'post'; handler: (...args: any[]) => Promise<void> }
@@ -93,6 +94,15 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
         if (vite?.command === 'serve' || foreign(this)) return null
         return run.transformCss(build, this, code, id)
       },
+    },
+
+    /**
+     * Note the name of every entry chunk: Vite drops the chunk of a stylesheet entry from the
+     * bundle before `generateBundle`, and the manifest's `entries` lists its stylesheet under it.
+     */
+    renderChunk(_code: string, chunk: { isEntry: boolean; facadeModuleId: string | null; name: string }) {
+      if (build && chunk.isEntry && chunk.facadeModuleId) build.entryChunks.set(chunk.facadeModuleId, chunk.name)
+      return null
     },
 
     generateBundle: {

@@ -36,7 +36,7 @@ import type { Context } from './types.js'
 
 const DATA_URL_RE = /^\s*data:/i
 
-export type OutputOptions = NamePatterns & { dir?: string; file?: string }
+export type OutputOptions = NamePatterns & { dir?: string; file?: string; format?: string }
 
 /** One run of `generateBundle`: what every job of it reads, and the files it emitted itself. */
 interface Pass {
@@ -78,7 +78,7 @@ export function rewriteBundle(build: BuildContext, ctx: Context, outputOptions: 
   const outputs = [...Object.values(bundle), ...moved]
   warnUnhashed(pass, outputs, hashed)
   build.written = { outDir: pass.outDir, manifest: opts.manifest }
-  if (opts.manifest !== false) emitManifest(pass, opts.manifest, outputs, hashed)
+  if (opts.manifest !== false) emitManifest(pass, opts.manifest, outputs, hashed, outputOptions.format)
 }
 
 /**
@@ -218,9 +218,10 @@ function renameChanged(pass: Pass, changed: Set<string>): BundleEntry[] {
   }
   const renamed = (n: string) => plan.renames.get(n) ?? n
   for (const entry of [...Object.values(bundle), ...moved]) {
-    if (entry.type !== 'chunk') continue
-    entry.imports = entry.imports.map(renamed)
-    entry.dynamicImports = entry.dynamicImports.map(renamed)
+    if (entry.type === 'chunk') {
+      entry.imports = entry.imports.map(renamed)
+      entry.dynamicImports = entry.dynamicImports.map(renamed)
+    }
     const meta = entry.viteMetadata
     if (meta) {
       meta.importedCss = new Set([...meta.importedCss].map(renamed))
@@ -252,7 +253,7 @@ function warnUnhashed(pass: Pass, outputs: BundleEntry[], hashed: IsHashed): voi
 }
 
 /** Emit the manifest: every file of the output (the copied public directory included), entries, aliases. */
-function emitManifest(pass: Pass, manifestName: string, outputs: BundleEntry[], hashed: IsHashed): void {
+function emitManifest(pass: Pass, manifestName: string, outputs: BundleEntry[], hashed: IsHashed, format: string | undefined): void {
   const { build } = pass
   const { vite, opts } = build
   const files = new Map<string, OutputFile>()
@@ -272,7 +273,7 @@ function emitManifest(pass: Pass, manifestName: string, outputs: BundleEntry[], 
   for (const [rel, f] of [...build.fingerprinted].sort(([a], [b]) => (a < b ? -1 : 1))) if (f.ref) aliases[rel] = f.fileName
   const manifest = createManifest({
     files: [...files.values()].sort((a, b) => (a.fileName < b.fileName ? -1 : 1)),
-    entries: manifestEntries(outputs, vite?.root ?? process.cwd()),
+    entries: manifestEntries(outputs, { root: vite?.root ?? process.cwd(), entryChunks: build.entryChunks, format }),
     aliases,
     base: vite ? vite.base : opts.base,
     label: opts.label,
@@ -291,6 +292,6 @@ function pickChunk(c: BundleChunk): BundleChunk {
 }
 
 function pickAsset(a: BundleAsset): BundleAsset {
-  const { type, fileName, names, originalFileNames, source } = a
-  return { type, fileName, names, originalFileNames, source }
+  const { type, fileName, names, originalFileNames, source, viteMetadata } = a
+  return { type, fileName, names, originalFileNames, source, viteMetadata }
 }

@@ -45,6 +45,11 @@ export interface BuildContext {
    * nowhere. The output pass reports the others: what a preprocessor or a PostCSS plugin wrote.
    */
   readonly readInSources: Set<string>
+  /**
+   * Facade module id → chunk name of every entry chunk rendered in this build, those Vite later
+   * drops from the bundle (stylesheet entries) included.
+   */
+  readonly entryChunks: Map<string, string>
   /** What the last client output of this build wrote, for the publish step. */
   written: { outDir: string; manifest: string | false } | undefined
   /**
@@ -99,6 +104,7 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
   let warned = new Set<string>()
   let kept = new Map<string, string>()
   let readInSources = new Set<string>()
+  let entryChunks = new Map<string, string>()
   /** Public file → the public directory it was found in. */
   let publicSources = new Map<string, string>()
   /**
@@ -127,6 +133,9 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
     get readInSources() {
       return readInSources
     },
+    get entryChunks() {
+      return entryChunks
+    },
     written: undefined,
     serverStylesheets: init.serverStylesheets ?? false,
 
@@ -141,6 +150,7 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
       warned = new Set()
       kept = new Map()
       readInSources = new Set()
+      entryChunks = new Map()
       publicSources = new Map()
       if (!vite) publicDirs = options.publicDir ? [path.resolve(options.publicDir)] : []
       else publicDirs = [...(vite.publicDir && isDirectory(vite.publicDir) ? [vite.publicDir] : []), ...(framework?.webRoots?.(vite) ?? [])]

@@ -4,9 +4,11 @@ export interface ManifestEntry {
   file: string
   /** Source path relative to the project root, when known. */
   src?: string
-  /** Logical name of the chunk (Rollup's `name`). */
+  /** Logical name of the chunk (Rollup's `name`); for a stylesheet entry, the name of the entry it was built for. */
   name?: string
-  /** True for entry chunks. */
+  /** For a stylesheet entry: the names its asset was emitted with. */
+  names?: string[]
+  /** True for entry chunks, and for stylesheets that are entry points themselves (a `.css` file in the build's input). */
   isEntry?: boolean
   /** True for chunks loaded with dynamic `import()`. */
   isDynamicEntry?: boolean
@@ -42,7 +44,7 @@ export interface CdnManifest {
   label?: string
   /** The public URL prefix the build was made for (Vite's `base`). */
   base: string
-  /** Vite-manifest-compatible map of chunks and assets. */
+  /** What Vite writes to `.vite/manifest.json` for the same build, with the names of files this plugin renamed. */
   entries: Record<string, ManifestEntry>
   /** Every published path (relative to `outDir`) and what is known of it. The manifest itself is not listed. */
   files: Record<string, ManifestFile>

@@ -1,5 +1,11 @@
 import { compileNamePattern, type HashSpan } from './names.js'
 
+/** What Vite records of the stylesheets and assets a chunk (or, under Vite 8, an asset) needs. */
+export interface ViteMetadata {
+  importedCss: Set<string>
+  importedAssets: Set<string>
+}
+
 /** The parts of a bundle entry this plugin reads (Rollup's and Rolldown's shapes agree on these). */
 export interface BundleChunk {
   type: 'chunk'
@@ -11,14 +17,18 @@ export interface BundleChunk {
   facadeModuleId: string | null
   imports: string[]
   dynamicImports: string[]
-  viteMetadata?: { importedCss: Set<string>; importedAssets: Set<string> }
+  viteMetadata?: ViteMetadata
 }
 export interface BundleAsset {
   type: 'asset'
   fileName: string
   names?: string[]
   originalFileNames?: string[]
+  /** Rollup before 4.25 has these instead of `names` and `originalFileNames`. */
+  name?: string
+  originalFileName?: string | null
   source: string | Uint8Array
+  viteMetadata?: ViteMetadata
 }
 export type BundleEntry = BundleChunk | BundleAsset
 export type Bundle = Record<string, BundleEntry>
