@@ -6,9 +6,8 @@ import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import type { ManifestFile } from '../src/build/manifest-types.js'
 import { CdnPublishError } from '../src/errors.js'
-import { compileGlob } from '../src/util/glob.js'
 import { resolvePublishOptions } from '../src/options/publish.js'
-import { normalizePrefix } from '../src/options/validate.js'
+import { compileGlob, normalizePrefix } from '../src/options/validate.js'
 import { type PublishOptions } from '../src/options/types.js'
 import {
   headersHash,
@@ -31,17 +30,30 @@ import type { StoredObject } from '../src/bucket/store.js'
 
 describe('compileGlob', () => {
   const cases: [string, string[], string[]][] = [
+    // a pattern without '/' matches top-level paths only; dotfiles match like other files
     ['*.png', ['a.png', '.png'], ['img/a.png', 'a.pngx', 'a.jpg']],
-    ['**/*.png', ['a.png', 'img/a.png', 'a/b/c.png'], ['a.jpg', 'img/a.png/x']],
-    ['img/**', ['img/a', 'img/a/b.png'], ['img', 'imgx/a', 'x/img/a']],
+    ['**/*.png', ['a.png', 'img/a.png', 'a/b/c.png', '.cache/a.png'], ['a.jpg', 'img/a.png/x']],
+    // picomatch: 'dir/**' matches the name 'dir' itself too
+    ['img/**', ['img/a', 'img/a/b.png', 'img'], ['imgx/a', 'x/img/a']],
     ['assets/**/x.js', ['assets/x.js', 'assets/a/b/x.js'], ['assets/ax.js', 'x.js']],
+    ['.well-known/**', ['.well-known/security.txt'], ['well-known/security.txt']],
     ['?.js', ['a.js'], ['ab.js', '/.js']],
     ['**/*.{js,css}', ['a.js', 'd/a.css'], ['a.map', 'a.jsx']],
     ['{img,fonts}/**/*.{png,woff{,2}}', ['img/a.png', 'fonts/f.woff', 'fonts/x/f.woff2'], ['img/a.jpg', 'css/a.png']],
+    // character classes and extglobs
+    ['**/*.[jt]s', ['a.js', 'src/b.ts', 'a/b/c.js'], ['a.cs', 'a.jts', 'a.ts.map', 'a.js/x']],
+    ['**/*.[^m]js', ['a.cjs', 'd/a.cjs'], ['a.mjs', 'a.js']],
+    ['!(*.map)', ['a.js', 'a.map.js', '.env'], ['a.js.map', 'a.map', 'd/a.js']],
+    ['**/!(*.map)', ['a.js', 'd/a.css', 'd/e/f.html'], ['a.js.map', 'd/a.css.map']],
+    ['**/*.+(js|mjs)', ['a.js', 'd/a.mjs'], ['a.cjs', 'a.json', 'a.jsmjs.map']],
+    ['**/*.@(png|jpg)', ['a.png', 'd/a.jpg'], ['a.jpeg', 'a.pngjpg']],
+    ['*.?(m)js', ['a.js', 'a.mjs'], ['a.cjs', 'a.mmjs']],
+    ['!**/*.map', ['a.js', 'd/a.css'], ['a.js.map', 'd/a.map']],
+    // a leading '/' or './' is ignored
     ['/robots.txt', ['robots.txt'], ['a/robots.txt']],
     ['./index.html', ['index.html'], ['x/index.html']],
     ['a\\*b', ['a*b'], ['axb']],
-    ['file (1)+[x].$', ['file (1)+[x].$'], ['file 1+x.$']],
+    ['\\[x\\].txt', ['[x].txt'], ['x.txt']],
     ['ünï cödé *.png', ['ünï cödé file.png'], ['unicode file.png']],
   ]
   test.each(cases)('%s', (glob, yes, no) => {
@@ -50,14 +62,30 @@ describe('compileGlob', () => {
     for (const p of no) expect(m(p), `${glob} does not match ${p}`).toBe(false)
   })
 
-  test('malformed patterns are errors', () => {
-    expect(() => compileGlob('{a,b')).toThrow(/without a matching "}"/)
-    expect(() => compileGlob('a}')).toThrow(/without a matching "{"/)
-    expect(() => compileGlob('a\\')).toThrow(/unescaped/)
+  const malformed: [string, string][] = [
+    ['{a,b', 'has a "{" without a matching "}": close it, or write "\\{" for a literal "{"'],
+    ['**/*.{js,css', 'has a "{" without a matching "}": close it, or write "\\{" for a literal "{"'],
+    ['a}', 'has a "}" without a matching "{": write "\\}" for a literal "}"'],
+    ['*.[jt', 'has a "[" without a matching "]": close it, or write "\\[" for a literal "["'],
+    ['a]', 'has a "]" without a matching "[": write "\\]" for a literal "]"'],
+    ['!(*.map', 'has a "(" without a matching ")": close it, or write "\\(" for a literal "("'],
+    ['**/*.+(js|mjs', 'has a "(" without a matching ")": close it, or write "\\(" for a literal "("'],
+    ['a)', 'has a ")" without a matching "(": write "\\)" for a literal ")"'],
+    ['a\\', 'ends with a lone "\\": remove it, or write "\\\\" for a literal "\\"'],
+  ]
+  test.each(malformed)('malformed: %s', (glob, message) => {
+    expect(() => compileGlob(glob)).toThrow(new Error(message))
+  })
+
+  test('escaped brackets, braces and parentheses are literal, not malformed', () => {
+    for (const glob of ['a\\}', 'a\\]', 'a\\)', 'a\\{b', 'a\\\\']) {
+      expect(compileGlob(glob)(glob.replace(/\\(.)/g, '$1')), glob).toBe(true)
+    }
   })
 
   test('a literal path matches itself and nothing else', () => {
-    const literal = fc.stringMatching(/^[a-zA-Z0-9 ._()+$^-]{1,12}(\/[a-zA-Z0-9 ._()+$^-]{1,12}){0,3}$/)
+    // no character picomatch gives a meaning to: * ? [ ] { } ( ) ! + @ \
+    const literal = fc.stringMatching(/^[a-zA-Z0-9 ._$^,=~-]{1,12}(\/[a-zA-Z0-9 ._$^,=~-]{1,12}){0,3}$/)
     fc.assert(
       fc.property(literal, literal, (a, b) => {
         const m = compileGlob(a.replace(/^\.?\/+/, 'x'))
@@ -162,6 +190,38 @@ describe('resolvePublishOptions', () => {
     expect(resolve({ precompress: 'gzip' }).precompress).toMatchObject({ encoding: 'gzip' })
   })
 
+  test('a malformed glob is INVALID_OPTION naming the option, the pattern and the fix', () => {
+    const rule = (match: string | string[]) => ({ match, headers: { 'cache-control': 'x' } })
+    const cases: [PublishOptions, string][] = [
+      [
+        { headers: [rule('*.png'), rule('**/*.woff2'), rule('**/*.{js,css')] },
+        'Invalid option `publish.headers[2].match`: expected globs in picomatch syntax such as \'**/*.{js,css}\', ' +
+          'got "**/*.{js,css", which has a "{" without a matching "}": close it, or write "\\{" for a literal "{".',
+      ],
+      [
+        { headers: [rule(['**/*.png', '!(*.map'])] },
+        'Invalid option `publish.headers[0].match`: expected globs in picomatch syntax such as \'**/*.{js,css}\', ' +
+          'got "!(*.map", which has a "(" without a matching ")": close it, or write "\\(" for a literal "(".',
+      ],
+      [
+        { precompress: { encoding: 'gzip', include: ['**/*.js', 'a}'] } },
+        'Invalid option `publish.precompress.include`: expected globs in picomatch syntax such as \'**/*.{js,css}\', ' +
+          'got "a}", which has a "}" without a matching "{": write "\\}" for a literal "}".',
+      ],
+    ]
+    for (const [o, message] of cases) {
+      let err: unknown
+      try {
+        resolve(o)
+      } catch (e) {
+        err = e
+      }
+      expect(err).toBeInstanceOf(CdnPublishError)
+      expect((err as CdnPublishError).code).toBe('INVALID_OPTION')
+      expect((err as CdnPublishError).message).toBe(message)
+    }
+  })
+
   const invalid: [string, PublishOptions | undefined, Record<string, string>, RegExp][] = [
     ['publish.bucket', { bucket: 'a/b' }, {}, /`publish\.bucket`: expected a bucket name/],
     ['CDN_PUBLISH_BUCKET', {}, { CDN_PUBLISH_BUCKET: 's3://b' }, /environment variable CDN_PUBLISH_BUCKET: expected a bare bucket name/],
@@ -232,6 +292,28 @@ describe('planHeaders', () => {
     expect(planHeaders('a.png', png, o).encoding).toBeUndefined()
     expect(planHeaders('pre/a.js', js, o)).toEqual({
       headers: { contentType: 'text/javascript', cacheControl: 'public, max-age=31536000, immutable', contentEncoding: 'gzip', extra: {} },
+    })
+  })
+
+  test('rules and precompression with character classes and extglobs apply', () => {
+    const o = opts({
+      precompress: { encoding: 'br', include: ['**/!(*.map)'] },
+      headers: [
+        { match: '**/*.[jt]s', headers: { 'x-amz-meta-kind': 'script' } },
+        { match: 'assets/*.+(js|mjs)', headers: { 'cache-control': 'public, max-age=60' } },
+      ],
+    })
+    const js: ManifestFile = { ...png, contentType: 'text/javascript' }
+    expect(planHeaders('assets/a.mjs', js, o)).toEqual({
+      encoding: 'br',
+      headers: { contentType: 'text/javascript', cacheControl: 'public, max-age=60', contentEncoding: 'br', extra: {} },
+    })
+    expect(planHeaders('src/a.ts', js, o)).toEqual({
+      encoding: 'br',
+      headers: { contentType: 'text/javascript', cacheControl: 'public, max-age=31536000, immutable', contentEncoding: 'br', extra: { 'x-amz-meta-kind': 'script' } },
+    })
+    expect(planHeaders('assets/a.js.map', js, o)).toEqual({
+      headers: { contentType: 'text/javascript', cacheControl: 'public, max-age=31536000, immutable', extra: {} },
     })
   })
 

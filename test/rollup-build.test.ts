@@ -67,6 +67,12 @@ describe('rollup 4', () => {
     expect(Object.keys(r.manifest!.files).sort()).toEqual([...r.files.keys()].filter((f) => f !== 'cdn-manifest.json').sort())
   })
 
+  it('builds with strict: true: another site\'s protocol-relative url() under base \'/\' is no unresolved reference', async () => {
+    const r = await build(root, { strict: true })
+    expect(r.warnings).toEqual([])
+    expect(r.text(r.find(/^assets\/style-[\w-]{8}\.css$/))).toContain('url(//cdn.example.com/x.png)')
+  })
+
   it('renames the stylesheet when an image it names changes, and only then', async () => {
     const a = await build(root)
     const same = await build(root)

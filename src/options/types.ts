@@ -3,7 +3,6 @@
  * them is ./validate.ts; resolving them against the environment is ./build.ts, ./publish.ts,
  * ./retention.ts, all at once ./resolve.ts.
  */
-import type { GlobMatcher } from '../util/glob.js'
 import type { SourcedOption, ValueSource } from './env.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -96,7 +95,8 @@ export interface PrecompressOptions {
   /** Encoding to store the files with (`Content-Encoding`). */
   encoding: PrecompressEncoding
   /**
-   * Globs (relative to the output directory) of the files to precompress.
+   * Globs (picomatch syntax, with `dot: true`) of the files to precompress, matched against the
+   * whole path relative to the output directory.
    * @default DEFAULT_PRECOMPRESS_INCLUDE (text formats: js, mjs, cjs, css, html, json, map, svg, txt, xml, wasm, webmanifest, ico)
    */
   include?: string[]
@@ -104,7 +104,11 @@ export interface PrecompressOptions {
 
 /** Extra or replaced headers for the files a glob matches. */
 export interface HeaderRule {
-  /** Glob or globs matched against the path relative to the output directory, such as `'fonts/*.woff2'`. */
+  /**
+   * Glob or globs (picomatch syntax, with `dot: true`) matched against the whole path relative to
+   * the output directory, such as `'fonts/*.woff2'` or `'assets/*.+(js|mjs)'`; a leading `/` or
+   * `./` is ignored.
+   */
   match: string | string[]
   /**
    * Headers to store with the matching files: `Cache-Control`, `Content-Type`,
@@ -173,7 +177,7 @@ export interface PublishOptions {
     mutable?: string
   }
   /**
-   * Header overrides by glob, applied after the defaults; for each header the last matching rule
+   * Header overrides by glob (picomatch syntax), applied after the defaults; for each header the last matching rule
    * wins.
    * @default []
    */
@@ -220,6 +224,9 @@ export interface PublishOptions {
    */
   dir?: string
 }
+
+/** A compiled glob: whether a path relative to the output directory matches it. */
+export type GlobMatcher = (path: string) => boolean
 
 /** A header rule with its globs compiled and header names lower-cased. */
 export interface ResolvedHeaderRule {

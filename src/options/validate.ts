@@ -2,10 +2,10 @@
  * The checks behind every option: each throws `CdnPublishError` (`INVALID_OPTION`) naming the
  * option (or the variable it came from) and the rule the value breaks.
  */
+import picomatch from 'picomatch'
 import { CdnPublishError, Codes } from '../errors.js'
-import { compileGlob, type GlobMatcher } from '../util/glob.js'
 import { invalidEnv, type ValueSource } from './env.js'
-import { DEFAULT_CACHE_CONTROL, DEFAULT_PRECOMPRESS_INCLUDE, type ResolvedHeaderRule, type ResolvedPrecompress } from './types.js'
+import { DEFAULT_CACHE_CONTROL, DEFAULT_PRECOMPRESS_INCLUDE, type GlobMatcher, type ResolvedHeaderRule, type ResolvedPrecompress } from './types.js'
 
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
@@ -159,6 +159,47 @@ function checkHeaderValue(option: string, value: unknown): string {
   return value
 }
 
+/** The globs' picomatch options: dotfiles match like other files, and `\` escapes on every OS (paths are `/`-separated). */
+const GLOB_OPTIONS = { dot: true, windows: false, strictBrackets: true, debug: true } as const
+const OPENER: Record<string, string> = { '}': '{', ']': '[', ')': '(' }
+const CLOSER: Record<string, string> = { '{': '}', '[': ']', '(': ')' }
+
+/**
+ * Compile a glob (picomatch syntax, `dot: true`) matched against whole paths relative to the
+ * output directory; a leading `/` or `./` is ignored. Throws `Error` saying what is broken and how
+ * to fix it for a pattern that is malformed: an unbalanced bracket, brace or parenthesis, or a
+ * trailing lone `\`.
+ */
+export function compileGlob(pattern: string): GlobMatcher {
+  const broken = unbalanced(pattern)
+  if (broken) throw new Error(broken)
+  try {
+    return picomatch(pattern.replace(/^\.?\/+/, ''), GLOB_OPTIONS)
+  } catch (e) {
+    const m = /^Missing (opening|closing): "(.)"/.exec((e as Error).message)
+    if (!m) throw new Error(`cannot be compiled (${(e as Error).message})`)
+    const [open, close] = m[1] === 'closing' ? [OPENER[m[2]] ?? m[2], m[2]] : [m[2], CLOSER[m[2]] ?? m[2]]
+    throw new Error(
+      m[1] === 'closing'
+        ? `has a "${open}" without a matching "${close}": close it, or write "\\${open}" for a literal "${open}"`
+        : `has a "${close}" without a matching "${open}": write "\\${close}" for a literal "${close}"`,
+    )
+  }
+}
+
+/** What picomatch's `strictBrackets` lets through: a stray `}` (it would match literally) and a trailing lone `\` (it would match nothing). */
+function unbalanced(pattern: string): string | undefined {
+  let depth = 0
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]
+    if (c === '\\') {
+      if (++i === pattern.length) return 'ends with a lone "\\": remove it, or write "\\\\" for a literal "\\"'
+    } else if (c === '{') depth++
+    else if (c === '}' && --depth < 0) return 'has a "}" without a matching "{": write "\\}" for a literal "}"'
+  }
+  return undefined
+}
+
 function checkGlobs(option: string, value: unknown): { match: string[]; matchers: GlobMatcher[] } {
   const list = typeof value === 'string' ? [value] : value
   if (!Array.isArray(list) || list.length === 0 || list.some((g) => typeof g !== 'string' || g === '')) {
@@ -168,7 +209,7 @@ function checkGlobs(option: string, value: unknown): { match: string[]; matchers
     try {
       return compileGlob(g)
     } catch (e) {
-      throw invalid(option, "well-formed globs ('*', '**', '?', '{a,b}')", `got ${JSON.stringify(g)}, which ${(e as Error).message}`)
+      throw invalid(option, "globs in picomatch syntax such as '**/*.{js,css}'", `got ${JSON.stringify(g)}, which ${(e as Error).message}`)
     }
   })
   return { match: list as string[], matchers }

@@ -5,7 +5,6 @@
  */
 import { createHash } from 'node:crypto'
 import type { CdnManifest, ManifestFile } from '../build/manifest-types.js'
-import { matchesAny } from '../util/glob.js'
 import type { PrecompressEncoding, ResolvedPublishOptions } from '../options/types.js'
 import { recordKey, snapshotKey, type ReleaseFile, type ReleaseRecord, type Snapshot } from '../bucket/record.js'
 import type { StoredObject } from '../bucket/store.js'
@@ -104,10 +103,10 @@ export function planHeaders(
     'cache-control': file.immutable ? options.cacheControl.immutable : options.cacheControl.mutable,
   }
   for (const rule of options.headers) {
-    if (matchesAny(rule.matchers, path)) Object.assign(set, rule.headers)
+    if (rule.matchers.some((m) => m(path))) Object.assign(set, rule.headers)
   }
   let encoding: PrecompressEncoding | undefined
-  if (precompress && options.precompress && set['content-encoding'] === undefined && matchesAny(options.precompress.matchers, path)) {
+  if (precompress && options.precompress && set['content-encoding'] === undefined && options.precompress.matchers.some((m) => m(path))) {
     encoding = options.precompress.encoding
     set['content-encoding'] = encoding
   }
