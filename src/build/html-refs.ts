@@ -109,7 +109,7 @@ function valueSpan(html: string, start: number, end: number): { start: number; e
   let p = start + 1
   while (p < end && !isWs(html.charCodeAt(p)) && html[p] !== '=') p++
   while (p < end && isWs(html.charCodeAt(p))) p++
-  if (html[p] !== '=' || p >= end) return undefined
+  if (p >= end || html[p] !== '=') return undefined
   p++
   while (p < end && isWs(html.charCodeAt(p))) p++
   if (p >= end) return undefined
@@ -118,7 +118,7 @@ function valueSpan(html: string, start: number, end: number): { start: number; e
   return { start: p, end, quote: '' }
 }
 
-/** A character reference at the start of the match: numeric, or `&` and a run of letters and digits. */
+/** What can be a character reference where an `&` is: numeric, or `&`, letters and digits, `;`. */
 const CHAR_REF_RE = /&(?:#[xX][\da-fA-F]+|#\d+|([a-zA-Z\d]+));?/y
 const decodedRefs = new Map<string, string>()
 
@@ -140,7 +140,8 @@ function decodeRef(ref: string): string {
 /**
  * Decode the raw attribute value html[start, end) as the HTML parser does (character references,
  * CR and CRLF as LF, NUL as U+FFFD), keeping the raw offset of each UTF-16 unit of the result, so
- * that a part of the decoded value can be edited at its place in the source.
+ * that a part of the decoded value can be edited at its place in the source. Its callers use the
+ * offsets only when the text is the value parse5 gave.
  */
 function decodeAttrValue(html: string, start: number, end: number): { text: string; map: number[] } {
   let text = ''
