@@ -144,9 +144,10 @@ describe('findHtmlRefs: styles', () => {
     checkSpans(html, refs)
   })
 
-  it('an unterminated <style> yields nothing', () => {
-    expect(findHtmlRefs('<img src="a.png"><style>body{background:url(x.png)}')).toEqual([
-      expect.objectContaining({ value: 'a.png' }),
+  it('an unterminated <style> still counts: the parser closes it at the end and the browser applies it', () => {
+    expect(findHtmlRefs('<img src="a.png"><style>body{background:url(x.png)}').map((r) => [r.kind, r.value])).toEqual([
+      ['attr', 'a.png'],
+      ['style', 'body{background:url(x.png)}'],
     ])
   })
 })
@@ -454,5 +455,137 @@ describe('rewriteHtml', () => {
     expect(rewriteHtml('<img src="a.png"><p style="x:y">', { attr: () => undefined, style: () => undefined })).toBeUndefined()
     expect(rewriteHtml('<img src="a.png">', { attr: (v) => v, style: () => undefined })).toBeUndefined()
     expect(rewriteHtml('<p>no references</p>', upper)).toBeUndefined()
+  })
+})
+
+describe('parsed as a browser parses the page', () => {
+  const mark = { attr: (v: string) => `/cdn/${v}`, style: () => undefined }
+
+  it('decodes every named character reference, not only the common ones', () => {
+    const html = '<img src="caf&eacute;.png" srcset="caf&eacute;.png 1x, &hearts;&NotEqualTilde;.png 2x"><img src="&Eacute;t&eacute">'
+    const refs = findHtmlRefs(html)
+    expect(refs.map((r) => [r.kind, r.value, html.slice(r.start, r.end)])).toEqual([
+      ['attr', 'café.png', 'caf&eacute;.png'],
+      ['srcset', 'café.png', 'caf&eacute;.png'],
+      ['srcset', '\u2665\u2242\u0338.png', '&hearts;&NotEqualTilde;.png'],
+      // a legacy name ('eacute') needs no ';' at the end of a value
+      ['attr', 'Été', '&Eacute;t&eacute'],
+    ])
+    expect(rewriteHtml(html, { attr: (v) => (v.endsWith('.png') ? v.replace('.png', '-h.png') : undefined), style: () => undefined })).toBe(
+      '<img src="café-h.png" srcset="café-h.png 1x, \u2665\u2242\u0338-h.png 2x"><img src="&Eacute;t&eacute">',
+    )
+  })
+
+  it('gives the callback the decoded URL and writes &amp; back in a query string', () => {
+    const html = '<img src="/a.png?x=1&amp;y=2"><link rel=icon href=/i.ico?a&amp;b><img src="/b.png?p&amp;q" alt="&amp;">'
+    const seen: string[] = []
+    const out = rewriteHtml(html, {
+      attr: (v) => {
+        seen.push(v)
+        return v.startsWith('/b.png') ? undefined : v.replace('.', '-h.')
+      },
+      style: () => undefined,
+    })
+    expect(seen).toEqual(['/a.png?x=1&y=2', '/i.ico?a&b', '/b.png?p&q'])
+    expect(out).toBe('<img src="/a-h.png?x=1&amp;y=2"><link rel=icon href=/i-h.ico?a&amp;b><img src="/b.png?p&amp;q" alt="&amp;">')
+  })
+
+  it('keeps script text that looks like markup as text (the double-escaped state)', () => {
+    const html = '<script><!--<script></script><img src="no.png"></script><img src="yes.png"><script><!-- <img src="no2.png"> --></script>'
+    expect(values(html)).toEqual(['yes.png'])
+    expect(rewriteHtml(html, mark)).toBe(html.replace('"yes.png"', '"/cdn/yes.png"'))
+  })
+
+  it('reads SVG content: image and use are references there, CDATA is text, <style> text is decoded', () => {
+    const html =
+      '<svg viewBox="0 0 1 1"><![CDATA[<image href="no.png"/>]]><IMAGE XLINK:HREF="x.png"/><use href="s.svg#a"/>' +
+      '<style>.a{fill:url(p&amp;q.svg)}</style><style><![CDATA[.b{fill:url(c&d.svg)}]]></style></svg><image src="img.png">'
+    const refs = findHtmlRefs(html)
+    expect(refs.map((r) => [r.kind, r.tag, r.attr, r.value])).toEqual([
+      ['attr', 'image', 'xlink:href', 'x.png'],
+      ['attr', 'use', 'href', 's.svg#a'],
+      ['style', 'style', '', '.a{fill:url(p&q.svg)}'],
+      ['style', 'style', '', '.b{fill:url(c&d.svg)}'],
+      ['attr', 'img', 'src', 'img.png'],
+    ])
+    const out = rewriteHtml(html, { attr: (v) => `/cdn/${v}`, style: (css) => css.replace(/url\((\w)/, 'url(/cdn/$1') })
+    expect(out).toBe(
+      '<svg viewBox="0 0 1 1"><![CDATA[<image href="no.png"/>]]><IMAGE XLINK:HREF="/cdn/x.png"/><use href="/cdn/s.svg#a"/>' +
+        '<style>.a{fill:url(/cdn/p&amp;q.svg)}</style><style><![CDATA[.b{fill:url(/cdn/c&d.svg)}]]></style></svg><image src="/cdn/img.png">',
+    )
+  })
+
+  it('matches tag and attribute names in any case, and keeps their case', () => {
+    const html = '<LINK REL="Stylesheet" HREF="s.css"><Img SrC="a.png" SRCSET="b.png 2x"><SCRIPT SRC="m.js"></SCRIPT><VIDEO POSTER=p.jpg></VIDEO><DIV STYLE="x:y"></DIV>'
+    expect(findHtmlRefs(html).map((r) => [r.tag, r.attr, r.value])).toEqual([
+      ['link', 'href', 's.css'],
+      ['img', 'src', 'a.png'],
+      ['img', 'srcset', 'b.png'],
+      ['script', 'src', 'm.js'],
+      ['video', 'poster', 'p.jpg'],
+      ['div', 'style', 'x:y'],
+    ])
+    expect(rewriteHtml(html, mark)).toBe(
+      '<LINK REL="Stylesheet" HREF="/cdn/s.css"><Img SrC="/cdn/a.png" SRCSET="/cdn/b.png 2x"><SCRIPT SRC="/cdn/m.js"></SCRIPT><VIDEO POSTER=/cdn/p.jpg></VIDEO><DIV STYLE="x:y"></DIV>',
+    )
+  })
+
+  it('writes into unquoted values what reads back in that position', () => {
+    const html = '<img src=a.png alt=x><link rel=icon href=/i.ico><img srcset=s.png>'
+    const out = rewriteHtml(html, { attr: (v) => `/a b/${v}?q="1"&r='2'`, style: () => undefined })!
+    expect(out).toBe(
+      '<img src=/a&#32;b/a.png?q&#61;&quot;1&quot;&amp;r&#61;&#39;2&#39; alt=x>' +
+        '<link rel=icon href=/a&#32;b//i.ico?q&#61;&quot;1&quot;&amp;r&#61;&#39;2&#39;>' +
+        '<img srcset=/a&#32;b/s.png?q&#61;&quot;1&quot;&amp;r&#61;&#39;2&#39;>',
+    )
+    expect(findHtmlRefs(out).map((r) => [r.attr, r.value])).toEqual([
+      ['src', `/a b/a.png?q="1"&r='2'`],
+      ['href', `/a b//i.ico?q="1"&r='2'`],
+      // a space inside srcset separates the URL from its descriptors, as in any srcset
+      ['srcset', '/a'],
+    ])
+  })
+
+  it('scans <noscript> and <template> content', () => {
+    const html =
+      '<head><noscript><link rel=stylesheet href=ns.css><style>a{b:url(c.png)}</style></noscript></head>' +
+      '<body><noscript><img src="n.png"></noscript><template><img src="t.png"><template><source srcset="u.png 2x"></template></template></body>'
+    expect(findHtmlRefs(html).map((r) => [r.kind, r.value])).toEqual([
+      ['attr', 'ns.css'],
+      ['style', 'a{b:url(c.png)}'],
+      ['attr', 'n.png'],
+      ['attr', 't.png'],
+      ['srcset', 'u.png'],
+    ])
+  })
+
+  it('reports a misnested element once, though the tree builder re-creates it', () => {
+    expect(findHtmlRefs('<b style="x:url(a.png)"><p>1</b>2</p>').map((r) => r.value)).toEqual(['x:url(a.png)'])
+  })
+
+  it('leaves everything outside the edited values byte for byte', () => {
+    const fragment = fc.constantFrom(
+      '<!doctype html>', '\r\n', '\r', '\n', '\t', ' ', '<!-- <img src="c.png"> -->', '<p class=x>', '</p>', '&amp;', '&eacute;', '&ampx',
+      '<img src="a&amp;b.png" alt=\'&quot;\'>', '<IMG SRC=a.png>', '<img\r\nsrcset="x.png 1x,\r\n y&#46;png 2x">', '<svg><image href="i.png"/></svg>',
+      '<link rel="icon" href="/f&#47;i.ico">', '<style>b{c:url(d.png)}</style>', '<p style="e:url(&quot;f.png&quot;)">',
+      '<script>var s = "<img src=no.png>"</script>', '<table><tr><td><img src=t.png></table>', '<textarea><img src=no.png></textarea>',
+      '<template><img src="tpl.png"></template>', '<noscript><img src="n.png"></noscript>', '<b>', '</b>', '<i>', '1 < 2',
+    )
+    fc.assert(
+      fc.property(fc.array(fragment, { maxLength: 30 }).map((a) => a.join('')), (html) => {
+        const refs = findHtmlRefs(html)
+        const out = rewriteHtml(html, { attr: () => 'X', style: () => 'Y' })
+        let expected = ''
+        let at = 0
+        for (const r of refs) {
+          expected += html.slice(at, r.start) + (r.kind === 'style' ? 'Y' : 'X')
+          at = r.end
+        }
+        expected += html.slice(at)
+        expect(out).toBe(refs.length ? expected : undefined)
+        expect(findHtmlRefs(out ?? html).map((r) => r.value)).toEqual(refs.map((r) => (r.kind === 'style' ? 'Y' : 'X')))
+      }),
+      { numRuns: 500 },
+    )
   })
 })

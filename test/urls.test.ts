@@ -46,6 +46,20 @@ describe('createUrls', () => {
     expect(createUrls('https://cdn.example.com/').outputPathOf('https://cdn.example.com/img/a.png', 'assets/x.css', 'css')).toBe('img/a.png')
   })
 
+  it.each([
+    ['/foo%20bar/', '/foo bar/'],
+    ['/%C3%BC/', '/ü/'],
+    ['https://cdn.example.com/%C3%BC/', 'https://cdn.example.com/ü/'],
+  ])('a percent-encoded base %s maps URLs written either way back', (base, decoded) => {
+    const urls = createUrls(base)
+    expect(urls.builtUrl('img/a b.png', 'index.html', 'html', false)).toBe(`${base}img/a%20b.png`)
+    expect(urls.outputPathOf(`${base}img/a%20b.png`, 'index.html', 'html')).toBe('img/a b.png')
+    expect(urls.outputPathOf(`${decoded}img/a b.png`, 'index.html', 'html')).toBe('img/a b.png')
+    // and the same base given decoded
+    expect(createUrls(decoded).outputPathOf(`${base}img/a.png`, 'index.html', 'html')).toBe('img/a.png')
+    expect(urls.outputPathOf('/other/img/a.png', 'index.html', 'html')).toBeUndefined()
+  })
+
   it('renderBuiltUrl decides URLs, and its prefix maps them back', () => {
     const urls = createUrls('/', (fileName, { hostType, type }) => `https://${type}.${hostType}.test/${fileName}`)
     expect(urls.builtUrl('img/a.png', 'index.html', 'html', false)).toBe('https://asset.html.test/img/a.png')

@@ -145,6 +145,46 @@ describe.each(vites)('%s', (vite) => {
       expect(r.manifest!.base).toBe(base)
     })
 
+    it.each([
+      ['/foo bar/', '/foo%20bar/'],
+      ['/ü/', '/%C3%BC/'],
+    ])('base %s, which Vite writes decoded into src and href, encoded elsewhere: every public reference of the page', async (base, encoded) => {
+      const root = fixture()
+      writeFileSync(path.join(root, 'public/legacy.js'), 'console.log("legacy")\n')
+      writeFileSync(
+        path.join(root, 'index.html'),
+        `<!doctype html>
+<html>
+  <head>
+    <link rel="icon" href="/img/logo.png">
+    <script src="/legacy.js"></script>
+    <style>b { background: url(/img/hero.png) }</style>
+  </head>
+  <body>
+    <img src="/img/logo.png" srcset="/img/logo.png 1x, /img/hero.png 2x">
+    <div style="background: url(/img/hero.png)"></div>
+    <script type="module" src="/src/main.js"></script>
+  </body>
+</html>
+`,
+      )
+      const r = await viteBuild(vite, root, {}, { base })
+      expectWarnings(r, CLEAN)
+      const logo = r.find(/^img\/logo-[\w-]{8}\.png$/)
+      const hero = r.find(/^img\/hero-[\w-]{8}\.png$/)
+      const legacy = r.find(/^legacy-[\w-]{8}\.js$/)
+      expect(r.text(legacy)).toBe('console.log("legacy")\n')
+      const html = r.text('index.html')
+      expect(html).toContain(`<link rel="icon" href="${encoded}${logo}">`)
+      expect(html).toContain(`<script src="${encoded}${legacy}"></script>`)
+      // Vite 8 minifies the <style> element
+      expect(/<style>([^<]*)<\/style>/.exec(html)?.[1].replace(/\s/g, '')).toBe(`b{background:url(${encoded}${hero})}`)
+      expect(html).toContain(`<img src="${encoded}${logo}" srcset="${encoded}${logo} 1x, ${encoded}${hero} 2x">`)
+      expect(html).toContain(`<div style="background: url(${encoded}${hero})"></div>`)
+      // no public file is named unhashed, under either form of the base
+      expect(html).not.toMatch(/img\/(logo|hero)\.png|\/legacy\.js/)
+    })
+
     it('relative base ./', async () => {
       const r = await viteBuild(vite, fixture(), {}, { base: './' })
       expectWarnings(r, CLEAN)

@@ -2,13 +2,14 @@
  * Finds the resource references in built HTML that must be fingerprinted, and rewrites them in
  * place ({@link rewriteHtml}).
  *
- * This is a small tokenizer that follows the WHATWG HTML tokenizer closely where it matters for
- * locating attribute values (quoting, unquoted values, duplicate attributes, comments, raw-text
- * and RCDATA elements, CDATA in foreign content, unterminated input) without building a tree.
+ * The page is parsed with parse5, as a browser parses it (character references, raw-text and
+ * script content, foreign content, template contents, unterminated input), with source locations;
+ * edits go to the original text at those locations, so everything else stays byte for byte.
  * Only references the page loads are reported: navigation targets (`<a href>`, `<form action>`,
  * `<iframe src>`, ...) and metadata (`<meta content>`) are never reported.
  */
 import MagicString from 'magic-string'
+import { parse, parseFragment, type DefaultTreeAdapterMap } from 'parse5'
 
 export interface HtmlRef {
   /**
@@ -43,148 +44,6 @@ export interface HtmlRef {
    * value: write CSS there as is.
    */
   quote: '"' | "'" | ''
-}
-
-// ---------------------------------------------------------------------------------------------
-// Character references
-
-const NAMED: Readonly<Record<string, string>> = {
-  amp: '&', AMP: '&', lt: '<', LT: '<', gt: '>', GT: '>', quot: '"', QUOT: '"', apos: "'",
-  nbsp: '\u00a0', Tab: '\t', NewLine: '\n', excl: '!', num: '#', dollar: '$', percnt: '%',
-  lpar: '(', rpar: ')', ast: '*', midast: '*', plus: '+', comma: ',', period: '.', sol: '/',
-  colon: ':', semi: ';', equals: '=', quest: '?', commat: '@', lsqb: '[', lbrack: '[',
-  bsol: '\\', rsqb: ']', rbrack: ']', Hat: '^', lowbar: '_', UnderBar: '_', grave: '`',
-  DiacriticalGrave: '`', lcub: '{', lbrace: '{', verbar: '|', vert: '|', VerticalLine: '|',
-  rcub: '}', rbrace: '}', copy: '\u00a9', COPY: '\u00a9', reg: '\u00ae', REG: '\u00ae',
-}
-
-/** Names the HTML spec also recognises without the trailing semicolon (restricted to those in NAMED). */
-const LEGACY = ['amp', 'AMP', 'lt', 'LT', 'gt', 'GT', 'quot', 'QUOT', 'nbsp', 'copy', 'COPY', 'reg', 'REG']
-
-/** Numeric references to C1 controls are remapped as windows-1252 (HTML spec table). */
-const C1: Readonly<Record<number, number>> = {
-  0x80: 0x20ac, 0x82: 0x201a, 0x83: 0x0192, 0x84: 0x201e, 0x85: 0x2026, 0x86: 0x2020, 0x87: 0x2021,
-  0x88: 0x02c6, 0x89: 0x2030, 0x8a: 0x0160, 0x8b: 0x2039, 0x8c: 0x0152, 0x8e: 0x017d, 0x91: 0x2018,
-  0x92: 0x2019, 0x93: 0x201c, 0x94: 0x201d, 0x95: 0x2022, 0x96: 0x2013, 0x97: 0x2014, 0x98: 0x02dc,
-  0x99: 0x2122, 0x9a: 0x0161, 0x9b: 0x203a, 0x9c: 0x0153, 0x9e: 0x017e, 0x9f: 0x0178,
-}
-
-const isAlnum = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
-const isDigit = (c: number) => c >= 48 && c <= 57
-const isHex = (c: number) => isDigit(c) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102)
-/** ASCII whitespace as the tokenizer sees it (CR is normalised to LF before tokenizing). */
-const isWs = (c: number) => c === 32 || c === 9 || c === 10 || c === 12 || c === 13
-const isAlpha = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
-
-interface Decoded {
-  text: string
-  /** Raw offset of each UTF-16 unit of `text`; `null` when `text` is the raw slice itself. */
-  map: number[] | null
-  start: number
-  end: number
-}
-
-/** Raw offset corresponding to position `i` (0..text.length) of decoded text. */
-function rawAt(d: Decoded, i: number): number {
-  if (i >= d.text.length) return d.end
-  return d.map ? d.map[i] : d.start + i
-}
-
-/**
- * Decode character references in html[start, end), normalising newlines as the HTML input stream
- * does. `inAttr` applies the attribute-value rules (a legacy reference without `;` followed by an
- * alphanumeric or `=` stays literal; NUL becomes U+FFFD).
- */
-function decode(html: string, start: number, end: number, inAttr: boolean): Decoded {
-  let plain = true
-  for (let i = start; i < end; i++) {
-    const c = html.charCodeAt(i)
-    if (c === 38 /* & */ || c === 13 /* \r */ || (c === 0 && inAttr)) {
-      plain = false
-      break
-    }
-  }
-  if (plain) return { text: html.slice(start, end), map: null, start, end }
-
-  let text = ''
-  const map: number[] = []
-  const emit = (s: string, at: number) => {
-    text += s
-    for (let k = 0; k < s.length; k++) map.push(at)
-  }
-  let i = start
-  while (i < end) {
-    const c = html.charCodeAt(i)
-    if (c === 13) {
-      emit('\n', i)
-      i += html.charCodeAt(i + 1) === 10 && i + 1 < end ? 2 : 1
-      continue
-    }
-    if (c === 0 && inAttr) {
-      emit('\ufffd', i)
-      i++
-      continue
-    }
-    if (c !== 38) {
-      text += html[i]
-      map.push(i)
-      i++
-      continue
-    }
-    // '&'
-    const amp = i
-    let j = i + 1
-    if (j < end && html.charCodeAt(j) === 35 /* # */) {
-      j++
-      let hex = false
-      if (j < end && (html.charCodeAt(j) | 0x20) === 120 /* x */) {
-        hex = true
-        j++
-      }
-      const digitsStart = j
-      let value = 0
-      while (j < end && (hex ? isHex(html.charCodeAt(j)) : isDigit(html.charCodeAt(j)))) {
-        if (value <= 0x10ffff) value = value * (hex ? 16 : 10) + parseInt(html[j], 16)
-        j++
-      }
-      if (j === digitsStart) {
-        // No digits: not a reference, '&' is literal.
-        emit('&', amp)
-        i = amp + 1
-        continue
-      }
-      if (j < end && html.charCodeAt(j) === 59 /* ; */) j++
-      let cp = value
-      if (cp === 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) cp = 0xfffd
-      else if (C1[cp] !== undefined) cp = C1[cp]
-      emit(String.fromCodePoint(cp), amp)
-      i = j
-      continue
-    }
-    while (j < end && j - amp <= 32 && isAlnum(html.charCodeAt(j))) j++
-    const name = html.slice(amp + 1, j)
-    if (name && j < end && html.charCodeAt(j) === 59 && Object.hasOwn(NAMED, name)) {
-      emit(NAMED[name], amp)
-      i = j + 1
-      continue
-    }
-    let matched = ''
-    for (const legacy of LEGACY) {
-      if (legacy.length > matched.length && name.startsWith(legacy)) matched = legacy
-    }
-    if (matched) {
-      const after = amp + 1 + matched.length
-      const next = after < end ? html.charCodeAt(after) : -1
-      if (!(inAttr && (isAlnum(next) || next === 61 /* = */))) {
-        emit(NAMED[matched], amp)
-        i = after
-        continue
-      }
-    }
-    emit('&', amp)
-    i = amp + 1
-  }
-  return { text, map, start, end }
 }
 
 /**
@@ -228,117 +87,104 @@ export function encodeAttributeValue(url: string, quote: '"' | "'" | ''): string
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tokenizer
+// Source spans
 
-interface Attr {
-  name: string
-  /** Raw value span, without quotes. */
-  start: number
-  end: number
-  quote: '"' | "'" | ''
-}
+type Node = DefaultTreeAdapterMap['node']
+type Element = DefaultTreeAdapterMap['element']
+type ParentNode = DefaultTreeAdapterMap['parentNode']
 
-interface Tag {
-  name: string
-  attrs: Attr[]
-  selfClosing: boolean
-  /** Offset just after the closing `>`. */
-  end: number
-}
+const HTML_NS = 'http://www.w3.org/1999/xhtml'
+const SVG_NS = 'http://www.w3.org/2000/svg'
 
+/** ASCII whitespace as the tokenizer sees it. */
+const isWs = (c: number) => c === 32 || c === 9 || c === 10 || c === 12 || c === 13
 const asciiLower = (s: string) => s.replace(/[A-Z]+/g, (m) => m.toLowerCase())
 
-/** Parse a tag whose name starts at `i` (just after `<` or `</`). `undefined` when EOF comes first. */
-function parseTag(html: string, i: number): Tag | undefined {
-  const n = html.length
-  let p = i
-  while (p < n) {
-    const c = html.charCodeAt(p)
-    if (isWs(c) || c === 47 /* / */ || c === 62 /* > */) break
-    p++
+/**
+ * The value of an attribute whose source (`name`, `name=value`, `name = "value"`) is
+ * html[start, end): its span without quotes, and the quote; undefined when it has no value.
+ */
+function valueSpan(html: string, start: number, end: number): { start: number; end: number; quote: HtmlRef['quote'] } | undefined {
+  // the first character of a name may be anything, '=' included
+  let p = start + 1
+  while (p < end && !isWs(html.charCodeAt(p)) && html[p] !== '=') p++
+  while (p < end && isWs(html.charCodeAt(p))) p++
+  if (p >= end || html[p] !== '=') return undefined
+  p++
+  while (p < end && isWs(html.charCodeAt(p))) p++
+  if (p >= end) return undefined
+  const q = html[p]
+  if (q === '"' || q === "'") return end - p >= 2 && html[end - 1] === q ? { start: p + 1, end: end - 1, quote: q } : undefined
+  return { start: p, end, quote: '' }
+}
+
+/** What can be a character reference where an `&` is: numeric, or `&`, letters and digits, `;`. */
+const CHAR_REF_RE = /&(?:#[xX][\da-fA-F]+|#\d+|([a-zA-Z\d]+));?/y
+const decodedRefs = new Map<string, string>()
+
+/**
+ * What the character reference `ref` (a match of {@link CHAR_REF_RE}) stands for in an attribute
+ * value: parse5 decodes it alone, so the table of named references is parse5's. A reference that
+ * is not one comes back as written.
+ */
+function decodeRef(ref: string): string {
+  let out = decodedRefs.get(ref)
+  if (out === undefined) {
+    const probe = parseFragment(`<i x="${ref}">`).childNodes[0] as Element
+    out = probe.attrs[0].value
+    if (decodedRefs.size < 4096) decodedRefs.set(ref, out)
   }
-  if (p >= n) return undefined
-  const name = asciiLower(html.slice(i, p))
-  const attrs: Attr[] = []
-  const seen = new Set<string>()
-  const add = (a: Attr) => {
-    // Duplicate attributes are dropped; the first one wins.
-    if (seen.has(a.name)) return
-    seen.add(a.name)
-    attrs.push(a)
-  }
-  while (p < n) {
-    let c = html.charCodeAt(p)
-    if (isWs(c)) {
-      p++
+  return out
+}
+
+/**
+ * Decode the raw attribute value html[start, end) as the HTML parser does (character references,
+ * CR and CRLF as LF, NUL as U+FFFD), keeping the raw offset of each UTF-16 unit of the result, so
+ * that a part of the decoded value can be edited at its place in the source. Its callers use the
+ * offsets only when the text is the value parse5 gave.
+ */
+function decodeAttrValue(html: string, start: number, end: number): { text: string; map: number[] } {
+  let text = ''
+  const map: number[] = []
+  let i = start
+  while (i < end) {
+    const c = html.charCodeAt(i)
+    if (c === 13) {
+      text += '\n'
+      map.push(i)
+      i += i + 1 < end && html.charCodeAt(i + 1) === 10 ? 2 : 1
       continue
     }
-    if (c === 47) {
-      if (html.charCodeAt(p + 1) === 62) return { name, attrs, selfClosing: true, end: p + 2 }
-      p++
+    if (c === 0) {
+      text += '\ufffd'
+      map.push(i)
+      i++
       continue
     }
-    if (c === 62) return { name, attrs, selfClosing: false, end: p + 1 }
-    // Attribute name; its first character may be anything, including '='.
-    const nameStart = p++
-    while (p < n) {
-      c = html.charCodeAt(p)
-      if (isWs(c) || c === 47 || c === 62 || c === 61 /* = */) break
-      p++
-    }
-    const attrName = asciiLower(html.slice(nameStart, p))
-    while (p < n && isWs(html.charCodeAt(p))) p++
-    if (p >= n) return undefined
-    if (html.charCodeAt(p) !== 61) {
-      add({ name: attrName, start: p, end: p, quote: '' })
-      continue
-    }
-    p++
-    while (p < n && isWs(html.charCodeAt(p))) p++
-    if (p >= n) return undefined
-    c = html.charCodeAt(p)
-    if (c === 34 || c === 39) {
-      const q = c === 34 ? '"' : "'"
-      const close = html.indexOf(q, p + 1)
-      if (close < 0) return undefined
-      add({ name: attrName, start: p + 1, end: close, quote: q })
-      p = close + 1
-    } else if (c === 62) {
-      add({ name: attrName, start: p, end: p, quote: '' })
-    } else {
-      const valueStart = p
-      while (p < n) {
-        c = html.charCodeAt(p)
-        if (isWs(c) || c === 62) break
-        p++
+    if (c === 38) {
+      CHAR_REF_RE.lastIndex = i
+      const m = CHAR_REF_RE.exec(html)
+      const len = m ? m[0].length : 0
+      // In an attribute value a named reference without ';' followed by '=' stays as written.
+      if (m && i + len <= end && !(m[1] !== undefined && !m[0].endsWith(';') && html[i + len] === '=')) {
+        const out = decodeRef(m[0])
+        if (out !== m[0]) {
+          text += out
+          for (let k = 0; k < out.length; k++) map.push(i)
+          i += len
+          continue
+        }
       }
-      if (p >= n) return undefined
-      add({ name: attrName, start: valueStart, end: p, quote: '' })
     }
+    text += html[i]
+    map.push(i)
+    i++
   }
-  return undefined
+  return { text, map }
 }
 
-/** Offset of the end tag `</name` (followed by whitespace, `/` or `>`) at or after `from`, or -1. */
-function findEndTag(html: string, name: string, from: number): number {
-  for (let i = html.indexOf('</', from); i >= 0; i = html.indexOf('</', i + 2)) {
-    const after = i + 2 + name.length
-    if (after >= html.length) return -1
-    const c = html.charCodeAt(after)
-    if ((isWs(c) || c === 47 || c === 62) && asciiLower(html.slice(i + 2, after)) === name) return i
-  }
-  return -1
-}
-
-/** Elements whose content is not markup. */
-const RAW_TEXT = new Set(['script', 'style', 'xmp', 'iframe', 'noembed', 'noframes', 'textarea', 'title'])
-
-/** HTML start tags that end foreign (SVG/MathML) content. */
-const BREAKOUT = new Set(
-  'b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i img li listing menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u ul var'.split(
-    ' ',
-  ),
-)
+// ---------------------------------------------------------------------------------------------
+// Which attributes are references
 
 /** `rel` keywords of `<link>` elements that make the browser fetch `href`. */
 const LOADING_RELS = new Set([
@@ -356,8 +202,10 @@ const LOADING_RELS = new Set([
 
 type Kind = 'attr' | 'srcset'
 
-/** Resource attributes of a start tag, given all its attributes. */
-function resourceAttrs(tag: string, get: (name: string) => string | undefined, foreign: boolean): Record<string, Kind> | undefined {
+/** Resource attributes of an element, given all its attributes. */
+function resourceAttrs(tag: string, ns: string, get: (name: string) => string | undefined): Record<string, Kind> | undefined {
+  if (ns === SVG_NS) return tag === 'image' || tag === 'use' ? { href: 'attr', 'xlink:href': 'attr' } : undefined
+  if (ns !== HTML_NS) return undefined
   switch (tag) {
     case 'img':
     case 'source':
@@ -375,9 +223,6 @@ function resourceAttrs(tag: string, get: (name: string) => string | undefined, f
       const type = get('type')
       return type !== undefined && asciiLower(type.trim()) === 'image' ? { src: 'attr' } : undefined
     }
-    case 'image':
-    case 'use':
-      return foreign ? { href: 'attr', 'xlink:href': 'attr' } : undefined
     case 'link': {
       const rels = asciiLower(get('rel') ?? '')
         .split(/[\t\n\f\r ]+/)
@@ -432,171 +277,139 @@ function trimSpan(s: string): [number, number] {
   return [a, b]
 }
 
-type PartialRef = Omit<HtmlRef, 'line' | 'column'>
+// ---------------------------------------------------------------------------------------------
+// The walk
+
+/** A reference, and how a replacement is written into its span. */
+interface Found {
+  ref: Omit<HtmlRef, 'line' | 'column'>
+  write: (value: string) => string
+}
+
+/** Text of a foreign (SVG/MathML) `<style>`: character data, so `&` and `<` are written as references. */
+const escapeText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
+const asIs = (s: string) => s
+
+/** The references of an element's attributes. */
+function attributeRefs(html: string, el: Element, tag: string, out: Found[]): void {
+  const locs = el.sourceCodeLocation?.attrs
+  if (!locs || el.attrs.length === 0) return
+  const get = (name: string) => el.attrs.find((a) => !a.prefix && a.name === name)?.value
+  const wanted = resourceAttrs(tag, el.namespaceURI, get)
+  for (const a of el.attrs) {
+    const name = a.prefix ? `${a.prefix}:${a.name}` : a.name
+    const kind = name === 'style' ? 'style' : wanted && Object.hasOwn(wanted, name) ? wanted[name] : undefined
+    if (!kind || a.value === '') continue
+    // parse5 keys locations by the name as written (lowercased); in SVG it adjusts the case of some names
+    const loc = locs[name] ?? locs[asciiLower(name)]
+    const span = loc && valueSpan(html, loc.startOffset, loc.endOffset)
+    if (!span) continue
+    const { quote } = span
+    const write = (v: string) => encodeAttributeValue(v, quote)
+    if (kind === 'style') {
+      if (hasNonWs(a.value)) out.push({ ref: { kind, value: a.value, start: span.start, end: span.end, tag, attr: name, quote }, write })
+      continue
+    }
+    const d = decodeAttrValue(html, span.start, span.end)
+    // the offsets are only trusted when decoding here agrees with the parser
+    if (d.text !== a.value) continue
+    const rawAt = (i: number) => (i >= d.text.length ? span.end : d.map[i])
+    const parts = kind === 'srcset' ? srcsetUrls(d.text) : [trimSpan(d.text)]
+    for (const [s, e] of parts) {
+      if (s < e) out.push({ ref: { kind, value: d.text.slice(s, e), start: rawAt(s), end: rawAt(e), tag, attr: name, quote }, write })
+    }
+  }
+}
+
+/**
+ * The CSS of a `<style>` element. In HTML it is raw text, reported as written. In SVG and MathML
+ * it is character data (references decoded) or a CDATA section (as written); text that mixes the
+ * two is left alone.
+ */
+function styleRefs(html: string, el: Element, out: Found[]): void {
+  const foreign = el.namespaceURI !== HTML_NS
+  for (const child of el.childNodes) {
+    const loc = child.sourceCodeLocation
+    if (child.nodeName !== '#text' || !loc) continue
+    let start = loc.startOffset
+    let end = loc.endOffset
+    const raw = html.slice(start, end)
+    let value = raw
+    let write = asIs
+    if (foreign) {
+      const cdata = /^<!\[CDATA\[([\s\S]*?)\]\]>$/.exec(raw)
+      if (cdata && !cdata[1].includes(']]>')) {
+        start += 9
+        end -= 3
+        value = cdata[1]
+      } else if (raw.includes('<![CDATA[')) {
+        continue
+      } else {
+        value = (child as DefaultTreeAdapterMap['textNode']).value
+        write = escapeText
+      }
+    }
+    if (hasNonWs(value)) out.push({ ref: { kind: 'style', value, start, end, tag: 'style', attr: '', quote: '' }, write })
+  }
+}
+
+/**
+ * Every reference of the page, in source order. The page is parsed with scripting disabled, so
+ * `<noscript>` content is markup: a visitor without JavaScript loads the resources it names, and
+ * those must be fingerprinted too. `<template>` contents are scanned as well.
+ */
+function scan(html: string): Found[] {
+  const doc = parse(html, { sourceCodeLocationInfo: true, scriptingEnabled: false })
+  const found: Found[] = []
+  const stack: ParentNode[] = [doc]
+  while (stack.length) {
+    const parent = stack.pop()!
+    for (const node of parent.childNodes as Node[]) {
+      if (!('tagName' in node)) continue
+      const tag = asciiLower(node.tagName)
+      attributeRefs(html, node, tag, found)
+      if (tag === 'style') styleRefs(html, node, found)
+      stack.push(node)
+      if (tag === 'template' && node.namespaceURI === HTML_NS) stack.push((node as DefaultTreeAdapterMap['template']).content)
+    }
+  }
+  // Elements the tree builder re-creates (misnested formatting elements) share their source.
+  const seen = new Set<number>()
+  return found
+    .sort((a, b) => a.ref.start - b.ref.start)
+    .filter((f) => !seen.has(f.ref.start) && (seen.add(f.ref.start), true))
+}
 
 /** Find the resource references in an HTML document. Never throws. */
 export function findHtmlRefs(html: string): HtmlRef[] {
   if (typeof html !== 'string') return []
-  const refs: PartialRef[] = []
-  const n = html.length
-  let foreignDepth = 0
-  /** Inside a `<style>` element in SVG/MathML: its text is markup-parsed and reported as style. */
-  let foreignStyle = false
-  let textStart = 0
+  return withPositions(html, scan(html)).map((f) => f.ref)
+}
 
-  const flushText = (end: number) => {
-    if (foreignStyle && end > textStart) addStyleText(textStart, end, true)
-  }
-  const addStyleText = (start: number, end: number, decodeRefs: boolean) => {
-    const d = decodeRefs ? decode(html, start, end, false) : { text: html.slice(start, end), map: null, start, end }
-    if (hasNonWs(d.text)) refs.push({ kind: 'style', value: d.text, start, end, tag: 'style', attr: '', quote: '' })
-  }
-
-  const onStartTag = (tag: Tag) => {
-    let name = tag.name
-    if (foreignDepth > 0 && BREAKOUT.has(name)) foreignDepth = 0
-    if (name === 'svg' || name === 'math') {
-      if (!tag.selfClosing) foreignDepth++
-    } else if (name === 'image' && foreignDepth === 0) {
-      // The HTML tree builder turns <image> into <img>.
-      name = 'img'
-    }
-    const foreign = foreignDepth > 0
-    const get = (attr: string) => {
-      const a = tag.attrs.find((x) => x.name === attr)
-      return a && decode(html, a.start, a.end, true).text
-    }
-    const wanted = resourceAttrs(name, get, foreign)
-    for (const a of tag.attrs) {
-      if (a.start === a.end) continue
-      if (a.name === 'style') {
-        const d = decode(html, a.start, a.end, true)
-        if (hasNonWs(d.text)) refs.push({ kind: 'style', value: d.text, start: a.start, end: a.end, tag: name, attr: a.name, quote: a.quote })
-        continue
-      }
-      const kind = wanted && Object.hasOwn(wanted, a.name) ? wanted[a.name] : undefined
-      if (!kind) continue
-      const d = decode(html, a.start, a.end, true)
-      const spans = kind === 'srcset' ? srcsetUrls(d.text) : [trimSpan(d.text)]
-      for (const [s, e] of spans) {
-        if (s >= e) continue
-        refs.push({ kind, value: d.text.slice(s, e), start: rawAt(d, s), end: rawAt(d, e), tag: name, attr: a.name, quote: a.quote })
-      }
-    }
-    if (foreign && name === 'style' && !tag.selfClosing) foreignStyle = true
-    return name
-  }
-
-  let i = 0
-  scan: while (i < n) {
-    const lt = html.indexOf('<', i)
-    if (lt < 0) break
-    const c = html.charCodeAt(lt + 1)
-    let next: number
-    if (isAlpha(c)) {
-      const tag = parseTag(html, lt + 1)
-      if (!tag) break
-      flushText(lt)
-      const name = onStartTag(tag)
-      next = tag.end
-      if (foreignDepth === 0 || name === 'script') {
-        if (name === 'plaintext') break
-        if (RAW_TEXT.has(name) && !(foreignDepth > 0 && tag.selfClosing)) {
-          const close = findEndTag(html, name, next)
-          if (close < 0) break
-          if (name === 'style') addStyleText(next, close, false)
-          next = close
-        }
-      }
-    } else if (c === 47 /* / */) {
-      const c2 = html.charCodeAt(lt + 2)
-      if (isAlpha(c2)) {
-        const tag = parseTag(html, lt + 2)
-        if (!tag) break
-        flushText(lt)
-        if (tag.name === 'style') foreignStyle = false
-        if ((tag.name === 'svg' || tag.name === 'math') && foreignDepth > 0) {
-          foreignDepth--
-          foreignStyle = false
-        }
-        next = tag.end
-      } else if (c2 === 62 /* > */) {
-        flushText(lt)
-        next = lt + 3
-      } else if (lt + 2 >= n) {
-        break
-      } else {
-        const close = html.indexOf('>', lt + 2)
-        if (close < 0) break
-        flushText(lt)
-        next = close + 1
-      }
-    } else if (c === 33 /* ! */) {
-      let close: number
-      if (html.startsWith('<!--', lt)) {
-        const body = lt + 4
-        if (html.charCodeAt(body) === 62) close = body + 1
-        else if (html.startsWith('->', body)) close = body + 2
-        else {
-          const a = html.indexOf('-->', body)
-          const b = html.indexOf('--!>', body)
-          if (a < 0 && b < 0) break scan
-          close = a >= 0 && (b < 0 || a < b) ? a + 3 : b + 4
-        }
-        flushText(lt)
-      } else if (foreignDepth > 0 && html.startsWith('<![CDATA[', lt)) {
-        const end = html.indexOf(']]>', lt + 9)
-        if (end < 0) break
-        flushText(lt)
-        if (foreignStyle) addStyleText(lt + 9, end, false)
-        close = end + 3
-      } else {
-        // Doctype or bogus comment: up to the next '>'.
-        const end = html.indexOf('>', lt + 2)
-        if (end < 0) break
-        flushText(lt)
-        close = end + 1
-      }
-      next = close
-    } else if (c === 63 /* ? */) {
-      const end = html.indexOf('>', lt + 2)
-      if (end < 0) break
-      flushText(lt)
-      next = end + 1
-    } else {
-      // A '<' that starts no markup is text.
-      i = lt + 1
-      continue
-    }
-    i = next
-    textStart = next
-  }
-
-  if (refs.length === 0) return []
+/** The refs with their 1-based line and column; CRLF and lone CR count as one line break. */
+function withPositions(html: string, found: Found[]): Array<{ ref: HtmlRef; write: Found['write'] }> {
+  if (found.length === 0) return []
   const lineStarts = [0]
-  for (let k = 0; k < n; k++) {
+  for (let k = 0; k < html.length; k++) {
     const ch = html.charCodeAt(k)
     if (ch === 10 || (ch === 13 && html.charCodeAt(k + 1) !== 10)) lineStarts.push(k + 1)
   }
-  return refs.map((r) => {
-    let lo = 0
-    let hi = lineStarts.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1
-      if (lineStarts[mid] <= r.start) lo = mid
-      else hi = mid - 1
-    }
-    return {
+  let line = 0
+  return found.map(({ ref: r, write }) => {
+    // the refs are in source order
+    while (line + 1 < lineStarts.length && lineStarts[line + 1] <= r.start) line++
+    const ref: HtmlRef = {
       kind: r.kind,
       value: r.value,
       start: r.start,
       end: r.end,
-      line: lo + 1,
-      column: r.start - lineStarts[lo] + 1,
+      line: line + 1,
+      column: r.start - lineStarts[line] + 1,
       tag: r.tag,
       attr: r.attr,
       quote: r.quote,
     }
+    return { ref, write }
   })
 }
 
@@ -619,21 +432,17 @@ export interface HtmlEdit {
  * Rewrite the references of an HTML page: every reference {@link findHtmlRefs} reports goes to
  * `edit.attr` (kinds `'attr'` and `'srcset'`) or `edit.style` (kind `'style'`), in document order,
  * and each replacement is written back in place: attribute values encoded for their quoting with
- * {@link encodeAttributeValue}, the content of a `<style>` element as is. Everything else in the page
+ * {@link encodeAttributeValue}, the content of an HTML `<style>` element as is (of an SVG one, with
+ * `&` and `<` as references unless it is a CDATA section). Everything else in the page
  * (markup, whitespace, other attributes, character references elsewhere) is kept byte for byte.
  *
  * Returns the new page, or `undefined` when nothing changed.
  */
 export function rewriteHtml(html: string, edit: HtmlEdit): string | undefined {
   const s = new MagicString(html)
-  for (const ref of findHtmlRefs(html)) {
-    if (ref.kind === 'style') {
-      const updated = edit.style(ref.value, ref)
-      if (updated !== undefined) s.overwrite(ref.start, ref.end, ref.attr ? encodeAttributeValue(updated, ref.quote) : updated)
-    } else {
-      const updated = edit.attr(ref.value, ref)
-      if (updated !== undefined) s.overwrite(ref.start, ref.end, encodeAttributeValue(updated, ref.quote))
-    }
+  for (const { ref, write } of withPositions(html, scan(html))) {
+    const updated = ref.kind === 'style' ? edit.style(ref.value, ref) : edit.attr(ref.value, ref)
+    if (updated !== undefined) s.overwrite(ref.start, ref.end, write(updated))
   }
   return s.hasChanged() ? s.toString() : undefined
 }

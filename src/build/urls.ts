@@ -24,6 +24,9 @@ export const isRelativeUrl = (url: string) => !url.startsWith('/') && !ABSOLUTE_
  */
 export function createUrls(base: string, renderBuiltUrl?: RenderBuiltUrl) {
   const rooted = ABSOLUTE_URL_RE.test(base) || base.startsWith('/') ? (base.endsWith('/') ? base : `${base}/`) : undefined
+  // A base that needs percent-encoding is written both ways: Vite puts '/foo%20bar/' in CSS and
+  // srcset, '/foo bar/' in the src and href attributes of pages.
+  const rootedForms = rooted ? [...new Set([rooted, decodeUrlPath(rooted), encodeURI(decodeUrlPath(rooted))])] : []
 
   /** The URL under which the browser finds output file `fileName`, written into `host`. */
   const builtUrl = (fileName: string, host: string, hostType: HostType, relative: boolean): string => {
@@ -41,7 +44,7 @@ export function createUrls(base: string, renderBuiltUrl?: RenderBuiltUrl) {
    * `renderBuiltUrl` puts before a file name (found by asking it about a probe name).
    */
   const rootPrefixes = (host: string, hostType: HostType): string[] => {
-    const prefixes = rooted ? [rooted] : []
+    const prefixes = [...rootedForms]
     for (const type of renderBuiltUrl ? (['public', 'asset'] as const) : []) {
       try {
         const r = renderBuiltUrl!(PROBE, { type, hostId: host, hostType, ssr: false })

@@ -192,6 +192,23 @@ describe('a static directory with no manifest', () => {
     expect(Object.keys(final.manifest.files)).not.toContain('.vite/manifest.json')
   })
 
+  test('a base that needs percent-encoding: pages name public files under either form of it', async () => {
+    const dir = directory({
+      'index.html': '<link rel="icon" href="/foo bar/img/a.png"><script src="/foo bar/js/app.js"></script><img srcset="/foo%20bar/img/a.png 2x" style="background:url(/foo%20bar/img/a.png)">',
+      'img/a.png': 'a',
+      'js/app.js': 'app()',
+    })
+    const final = await finalDirectory(input(dir, { base: '/foo%20bar/' }))
+    const a = `img/a-${hash8('a')}.png`
+    const app = `js/app-${hash8('app()')}.js`
+    expect(final.changes.filter((c) => c.action === 'rewrite')).toEqual([
+      { path: 'index.html', action: 'rewrite', reason: 'names the fingerprinted copies of img/a.png, js/app.js' },
+    ])
+    expect(Buffer.from(final.writes.get('index.html')!).toString()).toBe(
+      `<link rel="icon" href="/foo%20bar/${a}"><script src="/foo%20bar/${app}"></script><img srcset="/foo%20bar/${a} 2x" style="background:url(/foo%20bar/${a})">`,
+    )
+  })
+
   test('a directory that cannot be read is an error naming it', async () => {
     const missing = path.join(repoRoot, 'test/.tmp/no-such-dir')
     await expect(finalDirectory(input(missing))).rejects.toThrow(`cannot read the directory to publish, ${missing}`)
