@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { KEEP_TOKEN_RE, type BuildContext } from './context.js'
+import { KEEP_TOKEN_PREFIX, KEEP_TOKEN_RE, type BuildContext } from './context.js'
 import { findCssRefs, isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix, type CssRef, type RewriteResult } from './css-urls.js'
 import { decodeUrlPath } from './names.js'
 import { CSS_SYNTAX_RE, SKIP_QUERY_RE } from './filter.js'
@@ -129,7 +129,7 @@ export function restoreKeptReferences(build: BuildContext, bundle: Bundle): Set<
   for (const entry of Object.values(bundle)) {
     if (entry.type === 'asset' && !isTextFile(entry.fileName)) continue
     const text = textOf(entry)
-    if (text === undefined || !text.includes('#cdn-publish-keep-')) continue
+    if (text === undefined || !text.includes(KEEP_TOKEN_PREFIX)) continue
     const script = entry.type === 'chunk' || SCRIPT_RE.test(entry.fileName)
     const restored = text.replace(KEEP_TOKEN_RE, (token) => {
       const url = build.kept.get(token)
