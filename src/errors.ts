@@ -21,6 +21,11 @@ export const Codes = {
   ENDPOINT_UNREACHABLE: 'ENDPOINT_UNREACHABLE',
   /** A fingerprinted key already exists with different bytes. */
   IMMUTABLE_KEY_CONFLICT: 'IMMUTABLE_KEY_CONFLICT',
+  /**
+   * Another publish or rollback switched the same prefix first (or holds the switch for too long):
+   * this one changed nothing that is served. The message names the winner; running it again is safe.
+   */
+  PUBLISH_CONFLICT: 'PUBLISH_CONFLICT',
   /** Any other failure while publishing. */
   PUBLISH_FAILED: 'PUBLISH_FAILED',
   /** Pruning failed; nothing was lost, the next prune retries. */

@@ -5,15 +5,17 @@
  *
  * Order, as in a publish: check that every file and snapshot of the release is there (refuse
  * otherwise, naming what is missing); restore the mutable files; then the switch — the stable
- * manifest, the release's record marked `current`, the one it replaces marked `replaced`.
+ * manifest, the one it replaces marked `replaced`, the release's record marked `current`; the
+ * restore and the switch under the prefix's lease (./bucket/lease.ts), as a publish's switch.
  */
 import { md5Hex } from './build/hash.js'
 import { CdnPublishError, Codes } from './errors.js'
-import { readBucketState, type BucketState } from './bucket/state.js'
+import { readBucketState, releaseOfManifest, type BucketState } from './bucket/state.js'
 import { pool } from './util/pool.js'
 import { formatBytes, formatSeconds, silentLogger, type PublishLogger } from './log.js'
 import { recordKey, releaseKeys, type ReleaseRecord, type Snapshot } from './bucket/record.js'
-import type { ObjectStore } from './bucket/store.js'
+import type { ObjectStore, PutRequest } from './bucket/store.js'
+import { acquireLease } from './bucket/lease.js'
 
 export interface RollbackInput {
   store: ObjectStore
@@ -88,13 +90,31 @@ export async function runRollback(input: RollbackInput): Promise<RollbackReport>
     return report
   }
 
-  await pool(todo, input.concurrency ?? 8, (p) => restore(store, prefix + p, bytes.get(p)!, snapshots[p]))
-  // the switch
-  await restore(store, prefix + input.manifest, bytes.get(input.manifest)!, snapshots[input.manifest])
-  const at = now().toISOString()
-  await putRecord(store, prefix, { ...target, state: 'current' })
-  const prev = previous !== undefined ? state.records.get(previous) : undefined
-  if (prev) await putRecord(store, prefix, { ...prev, state: 'replaced', replacedAt: at })
+  // under the prefix's lease, as a publish switches: the two never interleave
+  const lease = await acquireLease({ store, prefix, operation: 'rollback', release: target.release, ...(target.label !== undefined ? { label: target.label } : {}), logger, now })
+  try {
+    const manifestKey = prefix + input.manifest
+    const stored = await store.head(manifestKey)
+    if (stored?.etag !== listed.get(manifestKey)?.etag) {
+      const current = releaseOfManifest(await store.getBytes(manifestKey))
+      throw new CdnPublishError(
+        Codes.PUBLISH_CONFLICT,
+        `rollback to ${target.release} in ${store.describe()}: release ${current ?? '(unknown)'} became current while it read the bucket. Nothing was written; run the rollback again if it is still wanted.`,
+        { release: target.release, current },
+      )
+    }
+    await pool(todo, input.concurrency ?? 8, (p) => restore(store, prefix + p, bytes.get(p)!, snapshots[p]))
+    // the switch
+    await restore(store, manifestKey, bytes.get(input.manifest)!, snapshots[input.manifest], stored ? { ifMatch: stored.etag } : { ifNoneMatch: true })
+    // the release it replaces marked replaced first: a run stopped between the two writes never
+    // leaves two records saying current
+    const at = now().toISOString()
+    const prev = previous !== undefined ? state.records.get(previous) : undefined
+    if (prev) await putRecord(store, prefix, { ...prev, state: 'replaced', replacedAt: at })
+    await putRecord(store, prefix, { ...target, state: 'current' })
+  } finally {
+    await lease.release()
+  }
   report.durationMs = Math.round(performance.now() - t0)
   logger.info(
     `rolled back to release ${target.release} in ${formatSeconds(report.durationMs)}: ${todo.length} file(s) and the manifest restored` +
@@ -144,8 +164,9 @@ function checkComplete(state: BucketState, target: ReleaseRecord, manifest: stri
 }
 
 /** Write a snapshot's bytes back under `key`, with the headers the snapshot recorded. */
-export async function restore(store: ObjectStore, key: string, body: Uint8Array, s: Snapshot): Promise<void> {
+export async function restore(store: ObjectStore, key: string, body: Uint8Array, s: Snapshot, condition?: Pick<PutRequest, 'ifMatch' | 'ifNoneMatch'>): Promise<void> {
   await store.put({
+    ...condition,
     key,
     body,
     contentLength: body.length,

@@ -15,7 +15,7 @@ import type { PublishReport } from '../src/publish/report.js'
 import { SKIPPED_NO_BUCKET } from '../src/after-build.js'
 import { buildError, captureLogs, codes, fixtureCopies, readOutDir, readReport, viteBuild, type BuildResult, type Logs, type ViteName } from './helpers/build.js'
 import { sha256hex as sha256 } from './helpers/digest.js'
-import { recordKey as recordKeyOf, snapshotKey } from './helpers/keys.js'
+import { leaseKey, recordKey as recordKeyOf, snapshotKey } from './helpers/keys.js'
 import { assertNoSecrets as noSecretsIn } from './helpers/secrets.js'
 import {
   adminClient,
@@ -176,10 +176,19 @@ describe.each(servers.map((s) => [s.name, s] as const))('publish on %s', (name, 
     expect(Object.keys(record.files).sort()).toEqual(paths(manifest))
     for (const p of paths(manifest)) expect(record.files[p].integrity).toBe(manifest.files[p].integrity)
 
-    // order of writes: the record (pending), every file, the stable manifest, the record (current)
-    const puts = proxy.requests().filter((r) => r.method === 'PUT')
+    // order of writes: the record (pending), every file, the stable manifest, the record (current);
+    // the switch (mutable files, manifest, record) under the lease, taken after the last
+    // fingerprinted file and snapshot, deleted after the record
+    const requests = proxy.requests()
+    const puts = requests.filter((r) => r.method === 'PUT')
     expect(puts.map((r) => r.status).every((s) => s === 200)).toBe(true)
-    const keys = puts.map((r) => r.key)
+    const leasePut = puts.findIndex((r) => r.key === leaseKey(''))
+    expect(puts.filter((r) => r.key === leaseKey('')).length).toBe(1)
+    expect(puts.slice(0, leasePut).every((r) => manifest.files[r.key]?.immutable !== false && r.key !== 'cdn-manifest.json')).toBe(true)
+    expect(puts.slice(leasePut + 1).every((r) => !manifest.files[r.key]?.immutable && !r.key.startsWith('.cdn-publish/snapshots/'))).toBe(true)
+    expect(requests.at(-1)).toMatchObject({ method: 'POST', query: expect.stringContaining('delete') })
+    expect(await objectExists(admin, bucket, leaseKey(''))).toBe(false)
+    const keys = puts.filter((r) => r.key !== leaseKey('')).map((r) => r.key)
     expect(keys[0]).toBe(recordKeyOf('', manifest.release))
     expect(keys.at(-2)).toBe('cdn-manifest.json')
     expect(keys.at(-1)).toBe(recordKeyOf('', manifest.release))
@@ -252,6 +261,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('publish on %s', (name, 
 
     const putKeys = proxy.requests().filter((r) => r.method === 'PUT').map((r) => r.key)
     const expected = [
+      leaseKey(''),
       ...changed,
       ...snapshotKeys('', b.result, b.manifest, changed),
       'cdn-manifest.json',
@@ -402,7 +412,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('publish on %s', (name, 
 
     proxy.reset()
     await withEnv(env(), () => publishBuild(root, target(bucket)))
-    expect(proxy.requests().filter((r) => r.method === 'PUT').map((r) => r.key)).toEqual([recB])
+    expect(proxy.requests().filter((r) => r.method === 'PUT').map((r) => r.key)).toEqual([leaseKey(''), recB])
     const [finalA, finalB] = [await readJson<ReleaseRecord>(admin, bucket, recA), await readJson<ReleaseRecord>(admin, bucket, recB)]
     expect(finalB.state).toBe('current')
     expect(finalA).toEqual(replacedA)

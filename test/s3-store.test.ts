@@ -315,7 +315,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('createS3Store on %s', (
     await withCreds(() => put(first))
     if (isRgw) {
       // radosgw enforces If-None-Match: * (412 Precondition Failed); the object is unchanged
-      const e = await withCreds(() => expectStoreError(put(second), 'PUBLISH_FAILED'))
+      const e = await withCreds(() => expectStoreError(put(second), 'PUBLISH_CONFLICT'))
       expect(e.data.httpStatus).toBe(412)
       expect(e.message).toContain('inm/once.txt')
       expect(Buffer.from((await readBack(admin, bucket, 'inm/once.txt')).bytes).toString()).toBe('first')
@@ -324,6 +324,30 @@ describe.each(servers.map((s) => [s.name, s] as const))('createS3Store on %s', (
       // This documents the difference; correctness must never rest on s3rver here.
       await withCreds(() => put(second))
       expect(Buffer.from((await readBack(admin, bucket, 'inm/once.txt')).bytes).toString()).toBe('second!')
+    }
+  })
+
+  test('ifMatch: written only over the ETag named', async () => {
+    const body = (s: string) => Buffer.from(s)
+    const put = (text: string, ifMatch: string) =>
+      store.put({ key: 'im/pointer.json', body: body(text), contentLength: body(text).length, contentType: 'text/plain', cacheControl: 'no-cache', ifMatch })
+    await withCreds(() => store.put({ key: 'im/pointer.json', body: body('one'), contentLength: 3, contentType: 'text/plain', cacheControl: 'no-cache' }))
+    // the right ETag: written, on both servers
+    await withCreds(() => put('two', md5hex(body('one'))))
+    expect(Buffer.from((await readBack(admin, bucket, 'im/pointer.json')).bytes).toString()).toBe('two')
+    if (isRgw) {
+      // radosgw 16 enforces If-Match on PUT: a stale ETag is 412 and the object is unchanged
+      const e = await withCreds(() => expectStoreError(put('three', md5hex(body('one'))), 'PUBLISH_CONFLICT'))
+      expect(e.data.httpStatus).toBe(412)
+      expect(e.message).toContain('im/pointer.json')
+      expect(Buffer.from((await readBack(admin, bucket, 'im/pointer.json')).bytes).toString()).toBe('two')
+      // and on a key that does not exist
+      const missing = store.put({ key: 'im/none.json', body: body('x'), contentLength: 1, contentType: 'text/plain', cacheControl: 'no-cache', ifMatch: md5hex(body('x')) })
+      expect((await withCreds(() => expectStoreError(missing, 'PUBLISH_CONFLICT'))).data.httpStatus).toBe(412)
+    } else {
+      // s3rver ignores If-Match: the stale write lands (the switch lease covers such stores)
+      await withCreds(() => put('three', md5hex(body('one'))))
+      expect(Buffer.from((await readBack(admin, bucket, 'im/pointer.json')).bytes).toString()).toBe('three')
     }
   })
 

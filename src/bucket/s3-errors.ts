@@ -114,8 +114,8 @@ export function toStoreError(err: unknown, ctx: StoreErrorContext): CdnPublishEr
   }
   if (name === 'PreconditionFailed' || status === 412) {
     return new CdnPublishError(
-      Codes.PUBLISH_FAILED,
-      `${what}: an object already exists under this key (If-None-Match: *, HTTP 412).`,
+      Codes.PUBLISH_CONFLICT,
+      `${what}: the object under this key changed since it was read (a conditional write, If-Match or If-None-Match, failed with HTTP 412).`,
       data,
     )
   }

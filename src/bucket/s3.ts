@@ -164,6 +164,9 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
       if (req.contentEncoding !== undefined) input.ContentEncoding = req.contentEncoding
       if (req.md5 !== undefined) input.ContentMD5 = Buffer.from(req.md5, 'hex').toString('base64')
       if (req.ifNoneMatch) input.IfNoneMatch = '*'
+      // unquoted: radosgw 16 compares the header literally and answers 412 to a quoted ETag;
+      // AWS S3 and MinIO accept either form
+      if (req.ifMatch !== undefined) input.IfMatch = req.ifMatch
       const rawHeaders: Record<string, string> = {}
       for (const [name, value] of Object.entries(req.metadata ?? {})) {
         const lower = name.toLowerCase()

@@ -20,8 +20,13 @@ export interface PutRequest {
   contentEncoding?: string
   /** Hex MD5 of the body, sent as Content-MD5 (base64) so the store verifies it. */
   md5?: string
-  /** Only write when no object exists under this key (If-None-Match: *). */
+  /**
+   * Only write when no object exists under this key (If-None-Match: *). A store that honours it
+   * answers 412, thrown as `PUBLISH_CONFLICT`; some S3-compatible stores ignore it.
+   */
   ifNoneMatch?: boolean
+  /** Only write when the stored object has this ETag (If-Match); otherwise as `ifNoneMatch`. */
+  ifMatch?: string
   /** Extra headers (`x-amz-meta-*` go to metadata). */
   metadata?: Record<string, string>
 }

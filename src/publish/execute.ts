@@ -8,7 +8,10 @@ import { md5Hex as md5 } from '../build/hash.js'
 import { Codes } from '../errors.js'
 import { allFiles, releaseRecord, type LocalFile, type PlannedFile, type PlannedSnapshot, type PublishPlan, type StoredDigest } from './plan.js'
 import { Progress, type PublishLogger } from '../log.js'
-import type { ReleaseRecord } from '../bucket/record.js'
+import { recordKey, type ReleaseRecord } from '../bucket/record.js'
+import { acquireLease } from '../bucket/lease.js'
+import { readRecord, releaseOfManifest } from '../bucket/state.js'
+import { CdnPublishError } from '../errors.js'
 import { pool } from '../util/pool.js'
 import type { ObjectStore } from '../bucket/store.js'
 import { storedBody } from './encode.js'
@@ -29,6 +32,8 @@ export interface ExecuteInput {
   local: Local
   digests: Map<string, StoredDigest>
   previousRecord: ReleaseRecord | undefined
+  /** ETag of the stable manifest as listed before planning (`undefined`: there was none). */
+  manifestEtag: string | undefined
   label: string | undefined
   logger: PublishLogger
   now: () => Date
@@ -74,7 +79,6 @@ export async function execute(x: ExecuteInput): Promise<ReleaseRecord> {
     report.bytes.uploaded += bytes
     progress.add(snap.file.size)
   }
-  const bySize = (a: { size: number; path: string }, b: { size: number; path: string }) => b.size - a.size || (a.path < b.path ? -1 : 1)
   tracker.step = 2
   await pool(plan.immutable.filter((f) => f.action === 'upload').sort(bySize), x.options.concurrency, upload)
   // 3. the snapshots of the mutable files and the manifest (nothing served changes yet)
@@ -97,11 +101,45 @@ export async function execute(x: ExecuteInput): Promise<ReleaseRecord> {
     }
   }
 
-  // 4. the switch: the mutable files (every file they name is in place now), the stable
-  // manifest, then this release's record marked current. Should it fail before the manifest is
-  // written, the mutable files already overwritten get the previous release's bytes back from
-  // its snapshots.
+  // 4. the switch, under the prefix's lease (./bucket/lease.ts): the mutable files (every file
+  // they name is in place now), the stable manifest, then this release's record marked current.
+  // Should it fail before the manifest is written, the mutable files already overwritten get the
+  // previous release's bytes back from its snapshots.
   tracker.step = 4
+  const switches =
+    plan.manifest.action === 'upload' || plan.activate.write || plan.previous?.write === true || plan.mutable.some((f) => f.action === 'upload')
+  if (!switches) return currentRecord(plan, label, local, x.digests, x.now().toISOString())
+  const lease = await acquireLease({ store, prefix: x.options.prefix, operation: 'publish', release: plan.release, label, logger: x.logger, now: x.now })
+  try {
+    if (lease.waitedFor) {
+      const c = (report.concurrent ??= { waitedMs: 0, waitedFor: [], replanned: 0 })
+      c.waitedMs += lease.waitedMs
+      c.waitedFor.push(lease.waitedFor.release)
+    }
+    // what this publish planned on must still be current: another one may have switched while
+    // this one uploaded or waited; then nothing served is touched and the caller plans again
+    const stored = await store.head(plan.manifest.key)
+    if (stored?.etag !== x.manifestEtag) throw new SwitchMoved(stored ? releaseOfManifest(await store.getBytes(plan.manifest.key)) : undefined)
+    return await switchServed(x, upload)
+  } finally {
+    await lease.release()
+  }
+}
+
+/**
+ * Another release became current between this publish's listing and its switch. Thrown before
+ * anything served is written; `runPublish` plans again with the new current release as previous.
+ */
+export class SwitchMoved extends Error {
+  constructor(readonly current: string | undefined) {
+    super(`release ${current ?? '(unknown)'} became current meanwhile`)
+  }
+}
+
+/** Step 4 under the lease: mutable files, the stable manifest, the records. */
+async function switchServed(x: ExecuteInput, upload: (f: PlannedFile) => Promise<void>): Promise<ReleaseRecord> {
+  const { store, plan, local, report, tracker } = x
+  const label = x.label
   const publishedAt = x.now().toISOString()
   // a stable manifest that already has this build's bytes names this release
   tracker.switched = plan.manifest.action === 'skip'
@@ -115,19 +153,29 @@ export async function execute(x: ExecuteInput): Promise<ReleaseRecord> {
     if (plan.manifest.action === 'upload') {
       const m = plan.manifest
       manifestSent = true
+      // conditional on what was read: should a writer that took no lease have switched
+      // meanwhile, a store that honours conditions refuses it (412, PUBLISH_CONFLICT)
       await store.put({
         key: m.key,
         body: local.manifestBytes,
         contentLength: local.manifestBytes.length,
         ...putHeaders(m),
         md5: local.manifestDigest.md5,
+        ...(x.manifestEtag !== undefined ? { ifMatch: x.manifestEtag } : { ifNoneMatch: true }),
       })
       tracker.switched = true
       report.uploaded.push(reportFile(m, local.manifestBytes.length))
       report.bytes.uploaded += local.manifestBytes.length
     }
   } catch (err) {
-    if (!tracker.switched) {
+    if (!tracker.switched && err instanceof CdnPublishError && err.code === Codes.PUBLISH_CONFLICT) {
+      // the condition failed: the manifest now names another release, written without the
+      // lease; the mutable files get that release's bytes back
+      const winner = releaseOfManifest(await store.getBytes(plan.manifest.key))
+      const winnerRecord = winner !== undefined ? await readRecord(store, recordKey(x.options.prefix, winner)) : undefined
+      tracker.winner = winner ?? '(not one of this plugin\'s)'
+      tracker.reverted = await revert(store, x.options, overwritten, winnerRecord ?? x.previousRecord)
+    } else if (!tracker.switched) {
       // a manifest PUT that failed may still have landed (the answer was lost): look before
       // putting the previous bytes back under a manifest that already names this release
       const landed = manifestSent ? await manifestLanded(store, plan.manifest.key, local.manifestDigest.md5) : false
@@ -148,6 +196,9 @@ export async function execute(x: ExecuteInput): Promise<ReleaseRecord> {
   if (plan.activate.write) await putJson(store, plan.record.key, record, report, plan.activate.reason)
   return record
 }
+
+/** Largest first (the pool then ends with small files), ties by path. */
+const bySize = (a: { size: number; path: string }, b: { size: number; path: string }) => b.size - a.size || (a.path < b.path ? -1 : 1)
 
 async function uploadFile(store: ObjectStore, outDir: string, f: PlannedFile): Promise<StoredDigest> {
   const { body, size, md5: digest } = await storedBody({ path: outDir }, f, { key: f.key })

@@ -14,6 +14,8 @@ export class Tracker {
   switched = false
   /** What a failed switch put back of the mutable files it had overwritten. */
   reverted: Reverted | undefined
+  /** The release a conditional manifest write lost to (it switched without the lease). */
+  winner: string | undefined
   plan: PublishPlan | undefined
 
   constructor(
@@ -29,7 +31,12 @@ export class Tracker {
         `arn:aws:s3:::${this.o.bucket}/${this.o.prefix}* (pruning also needs s3:DeleteObject).`
     }
     const release = this.report.release
-    const prev = this.report.previous ?? this.plan?.previous?.release
+    const prev = this.winner ?? this.report.previous ?? this.plan?.previous?.release
+    if (this.winner !== undefined) {
+      message =
+        `release ${release} could not become current in s3://${this.o.bucket}/${this.o.prefix}: the stable manifest was switched to release ${this.winner} while this publish held the lease ` +
+        '(by a writer that does not take it: another tool, or an older version of this plugin).'
+    }
     if (this.o.dryRun || this.step === 0) {
       if (!this.o.dryRun) message += ' Nothing was written.'
     } else if (this.step <= 3 || (this.step === 4 && !this.switched)) {

@@ -48,6 +48,12 @@ export interface PublishReport {
   /** Bytes of the build's published files, and bytes sent. */
   bytes: { total: number; uploaded: number }
   durations: { totalMs: number; readMs: number; uploadMs: number }
+  /**
+   * Present when another publish or rollback switched the same prefix at the same time: how long
+   * this one waited for the switch lease, for whom, and how many times it planned again because
+   * a release became current meanwhile.
+   */
+  concurrent?: { waitedMs: number; waitedFor: string[]; replanned: number }
   startedAt: string
   finishedAt?: string
   error?: { code: string; message: string }

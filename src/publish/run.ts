@@ -26,7 +26,8 @@ import { allFiles, planPublish } from './plan.js'
 import { silentLogger, type PublishLogger } from '../log.js'
 import type { ReleaseRecord } from '../bucket/record.js'
 import type { ObjectStore, StoredObject } from '../bucket/store.js'
-import { currentRecord, execute } from './execute.js'
+import { currentRecord, execute, SwitchMoved } from './execute.js'
+import { CdnPublishError, Codes } from '../errors.js'
 import { conflictError, toPublishError, Tracker } from './failure.js'
 import { digestListed, knownState, readLocal, readRemote, verifyInconclusive, type KnownState } from './read.js'
 import { dryRunSummary, fillDryRunReport, printPlan, reportFile, startLine, summaryLine, type PublishReport, type PublishRunOptions } from './report.js'
@@ -80,35 +81,51 @@ export async function runPublish(input: RunPublishInput): Promise<PublishOutcome
   const tracker = new Tracker(o, report)
   let uploadStart: number | undefined
   try {
-    const { local, remote, digests, plan, label } = await prepare(input, report, logger, now)
-    report.durations.readMs = Math.round(performance.now() - t0)
-    tracker.plan = plan
+    for (let replanned = 0; ; replanned++) {
+      const { local, remote, digests, plan, label } = await prepare(input, report, logger, now)
+      report.durations.readMs ||= Math.round(performance.now() - t0)
+      tracker.plan = plan
 
-    const conflicts = allFiles(plan).filter((f) => f.action === 'conflict')
-    report.conflicts = conflicts.map((f) => reportFile(f, f.size))
-    if (o.dryRun) {
-      printPlan(logger, plan)
-      fillDryRunReport(report, plan)
-      if (conflicts.length) throw conflictError(o, plan, conflicts, true)
-      const record = currentRecord(plan, label, local, digests, now().toISOString())
-      return { report, record, wasCurrent: !plan.activate.write, summary: dryRunSummary(plan, performance.now() - t0), known: knownState(remote, new Map(), []) }
-    }
-    if (conflicts.length) throw conflictError(o, plan, conflicts, false)
+      const conflicts = allFiles(plan).filter((f) => f.action === 'conflict')
+      report.conflicts = conflicts.map((f) => reportFile(f, f.size))
+      if (o.dryRun) {
+        printPlan(logger, plan)
+        fillDryRunReport(report, plan)
+        if (conflicts.length) throw conflictError(o, plan, conflicts, true)
+        const record = currentRecord(plan, label, local, digests, now().toISOString())
+        return { report, record, wasCurrent: !plan.activate.write, summary: dryRunSummary(plan, performance.now() - t0), known: knownState(remote, new Map(), []) }
+      }
+      if (conflicts.length) throw conflictError(o, plan, conflicts, false)
 
-    uploadStart = performance.now()
-    const written = new Map<string, StoredObject>()
-    const recording: ObjectStore = {
-      ...store,
-      put: async (req) => {
-        await store.put(req)
-        written.set(req.key, { key: req.key, size: req.contentLength, etag: req.md5 ?? '', lastModified: now() })
-      },
+      uploadStart ??= performance.now()
+      const written = new Map<string, StoredObject>()
+      const recording: ObjectStore = {
+        ...store,
+        put: async (req) => {
+          await store.put(req)
+          written.set(req.key, { key: req.key, size: req.contentLength, etag: req.md5 ?? '', lastModified: now() })
+        },
+      }
+      const manifestEtag = remote.listed.get(local.manifestFile.key)?.etag
+      let record: ReleaseRecord
+      try {
+        record = await execute({ store: recording, outDir, options: o, plan, local, digests, previousRecord: remote.previousRecord, manifestEtag, label, logger, now, report, tracker })
+      } catch (err) {
+        if (!(err instanceof SwitchMoved)) throw err
+        // another release became current while this one uploaded: nothing served was touched;
+        // plan again (what is uploaded is skipped now) and switch as the release after it
+        if (replanned >= MAX_REPLANS) throw movedTooOften(o, plan.release, err.current, replanned + 1)
+        logger.info(`release ${err.current ?? '(unknown)'} became current in ${store.describe()} while release ${plan.release} was uploading: planning again, as the release after it`)
+        ;(report.concurrent ??= { waitedMs: 0, waitedFor: [], replanned: 0 }).replanned++
+        report.skipped = []
+        tracker.step = 1 // files are uploaded: a failure from here on says how to finish
+        continue
+      }
+      const previous = plan.previous?.write && remote.previousRecord ? { ...remote.previousRecord, state: 'replaced' as const, replacedAt: record.publishedAt! } : remote.previousRecord
+      const own = plan.activate.write ? record : (remote.ownRecord ?? record)
+      const known = knownState(remote, written, [own, ...(previous ? [previous] : [])], record.release)
+      return { report, record, wasCurrent: !plan.activate.write, summary: summaryLine(plan, report, performance.now() - t0), known }
     }
-    const record = await execute({ store: recording, outDir, options: o, plan, local, digests, previousRecord: remote.previousRecord, label, logger, now, report, tracker })
-    const previous = plan.previous?.write && remote.previousRecord ? { ...remote.previousRecord, state: 'replaced' as const, replacedAt: record.publishedAt! } : remote.previousRecord
-    const own = plan.activate.write ? record : (remote.ownRecord ?? record)
-    const known = knownState(remote, written, [own, ...(previous ? [previous] : [])], record.release)
-    return { report, record, wasCurrent: !plan.activate.write, summary: summaryLine(plan, report, performance.now() - t0), known }
   } catch (err) {
     const e = tracker.explain(toPublishError(err, o))
     report.ok = false
@@ -119,6 +136,18 @@ export async function runPublish(input: RunPublishInput): Promise<PublishOutcome
     if (uploadStart !== undefined) report.durations.uploadMs = Math.round(performance.now() - uploadStart)
     report.finishedAt = now().toISOString()
   }
+}
+
+/** Plans a publish makes again when other releases keep becoming current before its switch. */
+const MAX_REPLANS = 3
+
+function movedTooOften(o: PublishRunOptions, release: string, current: string | undefined, times: number): CdnPublishError {
+  return new CdnPublishError(
+    Codes.PUBLISH_CONFLICT,
+    `release ${release} could not become current in s3://${o.bucket}/${o.prefix}: other publishes switched it ${times} times while this one waited, the last to release ${current ?? '(unknown)'}. ` +
+      `Its files are uploaded and nothing served was changed by it; running it again is safe and makes it current.`,
+    { bucket: o.bucket, release, current },
+  )
 }
 
 /** Every read, then the plan: the local output, the listing, the records, inconclusive objects. */
