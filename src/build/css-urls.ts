@@ -642,14 +642,9 @@ class RefScanner {
       } else if (c === CH_BACKSLASH) {
         while (i <= j) i = this.token(i)
         if (this.special > 0) return i
-      } else if (c === CH_SLASH) {
-        if (j + 1 < n && css.charCodeAt(j + 1) === CH_STAR) {
-          const e = css.indexOf('*/', j + 2)
-          i = e < 0 ? n : e + 2
-        } else i = j + 1
       } else {
-        // a string outside image-set() and @import: nothing to report
-        i = scanString(css, j, n, c)
+        // a comment, or a string outside image-set() and @import: nothing to report
+        i = this.token(j)
       }
     }
     return n
