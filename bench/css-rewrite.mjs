@@ -123,10 +123,11 @@ const wallA = median(a.map((s) => s.wall))
 const wallB = median(b.map((s) => s.wall))
 const cpuA = median(a.map((s) => s.cpu))
 const cpuB = median(b.map((s) => s.cpu))
-const ratio = median(a.map((s, k) => s.wall / b[k].wall))
+const ratioWall = median(a.map((s, k) => s.wall / b[k].wall))
+const ratioCpu = median(a.map((s, k) => s.cpu / b[k].cpu))
 console.log(`ours:         ${wallA.toFixed(1)} MB/s (findCssRefs + spliceCssRefs, one scan; CPU time: ${cpuA.toFixed(1)} MB/s)`)
 console.log(`baseline:     ${wallB.toFixed(1)} MB/s (indexOf('url(') scan + regex replace; CPU time: ${cpuB.toFixed(1)} MB/s)`)
-console.log(`ratio:        ${ratio.toFixed(2)}x (ours / baseline, median of the per-round ratios)`)
+console.log(`ratio:        ${ratioCpu.toFixed(2)}x by CPU time, ${ratioWall.toFixed(2)}x by wall time (ours / baseline, medians of the per-round ratios)`)
 // Wall time also counts the time other processes had the CPU; on a busy shared machine the CPU
 // time of this process is the figure that measures the code.
 const verdict = (v) => (v >= TARGET_MBS ? 'PASS' : 'FAIL')
