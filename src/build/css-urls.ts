@@ -565,10 +565,13 @@ function nextOf(css: string, ch: string, from: number): number {
  * references), an `@import` prelude (which ends at a `;` or `{` of its own level, or with the
  * block around it), and before the last `@` that may start an `@import`. Everywhere else it is in
  * **plain** mode, where blocks do not matter: it jumps with `indexOf` from one `(`, quote, `/` or
- * backslash to the next, skipping strings and comments and looking at the name before each `(`.
- * Blocks opened in plain mode are not pushed and closers are not looked at, so the stack below an
- * exact stretch that starts there may hold stale entries: exact mode only ever looks at the top,
- * and its stretch ends when it closes the function it started with.
+ * backslash to the next, skipping strings and comments and looking at the name before each `(`;
+ * at a backslash (which may escape a code point of a name) it goes back over the plain text
+ * before it token by token. Blocks opened in plain mode are not pushed and closers are not looked
+ * at, so the stack below an exact stretch that starts there may hold stale entries: exact mode
+ * only ever looks at the top, and its stretch ends when it closes the function it started with.
+ * The tests check that a scan gives the same references when an `@import` in a comment at the
+ * end keeps it in exact mode throughout.
  */
 class RefScanner {
   readonly refs: CssRef[] = []
