@@ -6,6 +6,7 @@ import {
   findCssRefs,
   isExternalOrSpecialUrl,
   rewriteCssRefs,
+  spliceCssRefs,
   splitUrlSuffix,
   type CssRef,
 } from '../src/build/css-urls.js'
@@ -398,6 +399,46 @@ describe('rewriteCssRefs', () => {
   })
 })
 
+describe('spliceCssRefs', () => {
+  const css = '@import "a.css";\na{b:URL(b.png);c:image-set("c.png" 1x, url(d.png) 2x)}\n/* url(no.png) */e{f:url( "g h.png" )}'
+
+  it('calls the replacer once per reference, in source order, with the references findCssRefs finds', () => {
+    const refs = findCssRefs(css)
+    expect(refs.map((r) => r.url)).toEqual(['a.css', 'b.png', 'c.png', 'd.png', 'g h.png'])
+    const seen: CssRef[] = []
+    const result = spliceCssRefs(css, refs, (r) => {
+      seen.push(r)
+      return false
+    })
+    expect(seen).toEqual(refs)
+    expect(seen.every((r, k) => r === refs[k])).toBe(true)
+    expect(result).toEqual({ code: css, changed: false })
+    // rewriteCssRefs, which scans for itself, sees the same references in the same order
+    const rescanned: string[] = []
+    rewriteCssRefs(css, (r) => {
+      rescanned.push(`${r.start}:${r.url}`)
+      return false
+    })
+    expect(rescanned).toEqual(refs.map((r) => `${r.start}:${r.url}`))
+  })
+
+  it('writes what rewriteCssRefs writes, with and without a source map', () => {
+    for (const options of [{}, { lowercaseUrlFunctions: true }, { lowercaseUrlFunctions: true, sourcemap: true, filename: 'x.css' }]) {
+      expect(spliceCssRefs(css, findCssRefs(css), prefix, options)).toEqual(rewriteCssRefs(css, prefix, options))
+    }
+    expect(spliceCssRefs(css, findCssRefs(css), prefix, { lowercaseUrlFunctions: true }).code).toBe(
+      '@import "x/a.css";\na{b:url(x/b.png);c:image-set("x/c.png" 1x, url(x/d.png) 2x)}\n/* url(no.png) */e{f:url( "x/g h.png" )}',
+    )
+  })
+
+  it('edits only the references it is given: the text is not scanned again', () => {
+    const refs = findCssRefs(css)
+    const result = spliceCssRefs(css, refs.slice(2, 4), prefix)
+    expect(result.code).toBe(css.replace('"c.png"', '"x/c.png"').replace('url(d.png)', 'url(x/d.png)'))
+    expect(spliceCssRefs(css, [], prefix, { lowercaseUrlFunctions: true })).toEqual({ code: css, changed: false })
+  })
+})
+
 // Minimal source-map decoding for the assertions above (0-based lines and columns).
 function position(text: string, index: number) {
   const before = text.slice(0, index).split('\n')
@@ -501,6 +542,35 @@ describe('properties', () => {
         const same = rewriteCssRefs(css, (r) => r.url)
         const declined = rewriteCssRefs(css, () => false)
         return same.code === css && !same.changed && declined.code === css && !declined.changed
+      }),
+      { numRuns: FC_RUNS },
+    )
+  })
+
+  it('the same references whether or not an @import may follow (which keeps the whole scan in exact mode)', () => {
+    const key = (r: CssRef) => [r.url, r.kind, r.quote, r.start, r.end, r.fnStart, r.fnEnd, r.isImport, r.line, r.column]
+    // what the name before a `(` may be part of, and what an escape may spell
+    const nearMisses = ['#url(', '@url(', '1url(', '1.url(', '-url(', '.url(', '#image-set(', '@-webkit-image-set(', 'u\\72l(', '\\75rl(', '@\\69mport ', 'a\\(url(']
+    const around = [')', '(', 'a.png', '"b.png"', "'c.png'", ' ', '\n', ';', '{', '}', '[', ']', '/*', '*/', '\\', 'image-set(', 'url(', 'url("d.png"', '@import ', 'x']
+    const mixed = fc.array(fc.constantFrom(...nearMisses, ...around), { maxLength: 40 }).map((parts) => parts.join(''))
+    fc.assert(
+      fc.property(fc.oneof(inputs, mixed), (css) => {
+        const plain = findCssRefs(css).map(key)
+        const exact = findCssRefs(css + '/*@import*/').map(key)
+        return JSON.stringify(plain) === JSON.stringify(exact)
+      }),
+      { numRuns: FC_RUNS },
+    )
+  })
+
+  it('spliceCssRefs with the references found writes what rewriteCssRefs writes', () => {
+    fc.assert(
+      fc.property(cssLike, (css) => {
+        const next = (r: CssRef) => (r.start % 2 === 0 ? 'n' + r.url + ' x' : false)
+        const options = { urlFunction: (r: CssRef) => (r.url.length % 2 === 0 ? 'URL' : undefined), lowercaseUrlFunctions: true }
+        const spliced = spliceCssRefs(css, findCssRefs(css), next, options)
+        const rewritten = rewriteCssRefs(css, next, options)
+        return spliced.code === rewritten.code && spliced.changed === rewritten.changed
       }),
       { numRuns: FC_RUNS },
     )

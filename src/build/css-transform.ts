@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { KEEP_TOKEN_PREFIX, KEEP_TOKEN_RE, type BuildContext } from './context.js'
-import { findCssRefs, isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix, type CssRef, type RewriteResult } from './css-urls.js'
+import { findCssRefs, isExternalOrSpecialUrl, spliceCssRefs, splitUrlSuffix, type CssRef, type RewriteResult } from './css-urls.js'
 import { decodeUrlPath } from './names.js'
 import { CSS_SYNTAX_RE, SKIP_QUERY_RE } from './filter.js'
 import { isTextFile, setText, textOf, type Bundle } from './outputs.js'
@@ -87,7 +87,9 @@ export async function transformCss(
   // placeholder too ("… didn't resolve at build time"): there they are left to the output pass.
   const vite6 = ctx.meta.viteVersion === undefined
   const replacements = new Map<number, string>()
-  for (const ref of findCssRefs(code)) {
+  // one scan: the references found here are the ones rewritten below
+  const refs = findCssRefs(code)
+  for (const ref of refs) {
     build.readInSources.add(ref.url)
     if (vite6 && ref.kind === 'string') continue
     const replacement = await classifyRef(build, ctx, ref, id, file, where)
@@ -97,8 +99,9 @@ export async function transformCss(
   // it as a file and warns that it "didn't resolve". Its url() rewriting matches the lowercase
   // name only, so there the placeholder is written as `URL(…)`, the same CSS function, which
   // Vite 6 leaves alone until it replaces the placeholder.
-  const result = rewriteCssRefs(
+  const result = spliceCssRefs(
     code,
+    refs,
     (ref) => replacements.get(ref.start) ?? false,
     // a source map only when the build writes them: generating one is most of this hook's cost
     {

@@ -5,6 +5,8 @@
  * (`url(...)`, string arguments of `image-set()`, `@import "..."`) from look-alikes in comments,
  * strings, other functions and identifiers. Offsets are JavaScript string indices into the
  * original text; nothing is normalised before scanning, so edits land exactly where they belong.
+ * `findCssRefs` scans once; `spliceCssRefs` rewrites the references it found without scanning
+ * again (`rewriteCssRefs` is the two together).
  */
 import MagicString, { type SourceMap } from 'magic-string'
 
@@ -30,9 +32,9 @@ export interface CssRef {
   /** For kind 'url': span of the function name (e.g. `URL`), to allow normalising its case. */
   fnStart?: number
   fnEnd?: number
-  /** 1-based line and 1-based column of `start`. */
-  line: number
-  column: number
+  /** 1-based line and 1-based column of `start`, worked out when first read. */
+  readonly line: number
+  readonly column: number
   /** True when inside an `@import` prelude. */
   isImport: boolean
 }
@@ -130,6 +132,14 @@ TOKEN[CH_PLUS] = TOKEN[CH_DOT] = T_PLUS_DOT
 TOKEN[CH_MINUS] = T_MINUS
 TOKEN[CH_BACKSLASH] = T_BACKSLASH
 
+/**
+ * ASCII code points where exact mode stops: what opens or closes a block, function, string or
+ * comment, ends a declaration, starts an at-rule, or escapes. No token made of other code points
+ * takes one of these in, except through a backslash escape.
+ */
+const SIGNIFICANT = new Uint8Array(128)
+for (const c of '()[]{};"\'/\\@') SIGNIFICANT[c.charCodeAt(0)] = 1
+
 function isWhitespace(c: number): boolean {
   return c === CH_SPACE || c === CH_LF || c === CH_TAB || c === CH_CR || c === CH_FF
 }
@@ -155,10 +165,14 @@ function isNameChar(c: number): boolean {
 }
 
 /**
- * Code points an unquoted url token simply consumes: anything but `)`, whitespace, quotes, `(`,
- * a backslash and the non-printable ones below (NUL included here: it reads as U+FFFD).
+ * ASCII code points an unquoted url token simply consumes (non-ASCII ones too): anything but `)`,
+ * whitespace, quotes, `(`, a backslash and the non-printable ones below (NUL is consumed: it
+ * reads as U+FFFD).
  */
-const URL_PLAIN_RUN = /[^ \t\n\r\f"'()\\\x01-\x08\x0b\x0e-\x1f\x7f]+/y
+const URL_PLAIN = new Uint8Array(128)
+for (let c = 0; c < 128; c++) {
+  URL_PLAIN[c] = isWhitespace(c) || c === CH_DQUOTE || c === CH_SQUOTE || c === CH_LPAREN || c === CH_RPAREN || c === CH_BACKSLASH || isNonPrintable(c) ? 0 : 1
+}
 
 /** Non-printable code points that make an unquoted url bad (NUL is excluded: it reads as U+FFFD). */
 function isNonPrintable(c: number): boolean {
@@ -420,44 +434,86 @@ function isImportKeyword(css: string, s: number, e: number, escaped: boolean): b
 // Lines and columns
 // ---------------------------------------------------------------------------------------------
 
-/** Computes line/column for increasing offsets in one forward pass (LF, CRLF and lone CR end a line). */
-class LineTracker {
-  private pos = 0
-  private line = 1
-  private lineStart = 0
-  private hasCR = -1
-  private nextLF = -2
+/**
+ * Where the lines of a stylesheet start (LF, CRLF and lone CR end a line). Found on the first
+ * question only: most references are never asked for their line.
+ */
+class LineIndex {
+  /** The position after each line break, in order. */
+  private starts: number[] | undefined
 
   constructor(private readonly css: string) {}
 
-  /** Advance to `to` (never backwards) and return its line; `column(to)` is valid afterwards. */
-  lineAt(to: number): number {
-    const css = this.css
-    if (to < this.pos) return this.line
-    if (this.hasCR < 0) this.hasCR = css.indexOf('\r') >= 0 ? 1 : 0
-    if (this.hasCR === 0) {
-      let lf = this.nextLF === -2 || this.nextLF < this.pos ? css.indexOf('\n', this.pos) : this.nextLF
-      while (lf >= 0 && lf < to) {
-        this.line++
-        this.lineStart = lf + 1
-        lf = css.indexOf('\n', lf + 1)
-      }
-      this.nextLF = lf < 0 ? Infinity : lf
-    } else {
-      for (let k = this.pos; k < to; k++) {
-        const c = css.charCodeAt(k)
-        if (c === CH_LF || (c === CH_CR && css.charCodeAt(k + 1) !== CH_LF)) {
-          this.line++
-          this.lineStart = k + 1
-        }
-      }
-    }
-    this.pos = to
-    return this.line
+  /** 1-based line of `at`. */
+  line(at: number): number {
+    return this.breaksBefore(at) + 1
   }
 
+  /** 1-based column of `at` (in UTF-16 code units). */
   column(at: number): number {
-    return at - this.lineStart + 1
+    const k = this.breaksBefore(at)
+    return at - (k === 0 ? 0 : this.starts![k - 1]) + 1
+  }
+
+  /** How many line breaks come before `at`. */
+  private breaksBefore(at: number): number {
+    const starts = (this.starts ??= lineStarts(this.css))
+    let lo = 0
+    let hi = starts.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (starts[mid] <= at) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+}
+
+function lineStarts(css: string): number[] {
+  const starts: number[] = []
+  if (css.indexOf('\r') < 0) {
+    for (let k = css.indexOf('\n'); k >= 0; k = css.indexOf('\n', k + 1)) starts.push(k + 1)
+    return starts
+  }
+  for (let k = 0; k < css.length; k++) {
+    const c = css.charCodeAt(k)
+    if (c === CH_LF || (c === CH_CR && css.charCodeAt(k + 1) !== CH_LF)) starts.push(k + 1)
+  }
+  return starts
+}
+
+/** A reference as `findCssRefs` reports it: `line` and `column` are worked out when read. */
+class FoundRef implements CssRef {
+  readonly quoted: boolean
+  readonly quote: '"' | "'" | undefined
+  readonly fnStart: number | undefined
+  readonly fnEnd: number | undefined
+  readonly #lines: LineIndex
+
+  constructor(
+    readonly url: string,
+    readonly kind: 'url' | 'string',
+    quote: number,
+    readonly start: number,
+    readonly end: number,
+    fnStart: number,
+    fnEnd: number,
+    readonly isImport: boolean,
+    lines: LineIndex,
+  ) {
+    this.quoted = quote !== 0
+    this.quote = quote === CH_DQUOTE ? '"' : quote === CH_SQUOTE ? "'" : undefined
+    this.fnStart = fnStart >= 0 ? fnStart : undefined
+    this.fnEnd = fnStart >= 0 ? fnEnd : undefined
+    this.#lines = lines
+  }
+
+  get line(): number {
+    return this.#lines.line(this.start)
+  }
+
+  get column(): number {
+    return this.#lines.column(this.start)
   }
 }
 
@@ -471,63 +527,211 @@ const F_FUNCTION = 1
 const F_URL = 2
 const F_IMAGE_SET = 3
 
-/** Every reference in the stylesheet, in source order. Never throws, whatever the input. */
-export function findCssRefs(css: string): CssRef[] {
-  const refs: CssRef[] = []
-  if (typeof css !== 'string') return refs
-  const n = css.length
-  const lines = new LineTracker(css)
+/**
+ * Position of the last `@` that may start an `@import` (its name is `import` in any case, or has
+ * an escape in it), wherever it is (comments and strings included), or -1.
+ */
+function lastPossibleImport(css: string): number {
+  let last = -1
+  for (let at = css.indexOf('@'); at >= 0; at = css.indexOf('@', at + 1)) {
+    let e = at + 1
+    let escaped = false
+    while (e < css.length) {
+      const c = css.charCodeAt(e)
+      if (c === CH_BACKSLASH) {
+        escaped = true
+        break
+      }
+      if (!isNameChar(c)) break
+      e++
+    }
+    if (escaped || isImportKeyword(css, at + 1, e, false)) last = at
+  }
+  return last
+}
+
+/** Position of the next `ch` at or after `from`, or `css.length`. */
+function nextOf(css: string, ch: string, from: number): number {
+  const at = css.indexOf(ch, from)
+  return at < 0 ? css.length : at
+}
+
+/**
+ * One scan of one stylesheet.
+ *
+ * It runs in two modes. In **exact** mode it stops at every SIGNIFICANT code point and keeps the
+ * stack of open blocks and functions. It is needed only inside a `url("…")` function (whose
+ * reference counts once its `)` comes), an `image-set()` (whose top-level strings are
+ * references), an `@import` prelude (which ends at a `;` or `{` of its own level, or with the
+ * block around it), and before the last `@` that may start an `@import`. Everywhere else it is in
+ * **plain** mode, where blocks do not matter: it jumps with `indexOf` from one `(`, quote, `/` or
+ * backslash to the next, skipping strings and comments and looking at the name before each `(`;
+ * at a backslash (which may escape a code point of a name) it goes back over the plain text
+ * before it token by token. Blocks opened in plain mode are not pushed and closers are not looked
+ * at, so the stack below an exact stretch that starts there may hold stale entries: exact mode
+ * only ever looks at the top, and its stretch ends when it closes the function it started with.
+ * The tests check that a scan gives the same references when an `@import` in a comment at the
+ * end keeps it in exact mode throughout.
+ */
+class RefScanner {
+  readonly refs: CssRef[] = []
+  private readonly n: number
+  private readonly lines: LineIndex
   /** Open blocks and functions: closing code point | kind << 8. */
-  const stack: number[] = []
+  private readonly stack: number[] = []
+  /** Kind of the innermost open block, or -1. */
+  private top = -1
+  /** How many url() and image-set() functions are open. */
+  private special = 0
   /** For each open url("...") function, innermost last: the index of its reference, or -1. */
-  const pending: number[] = []
-  let top = -1
+  private readonly pending: number[] = []
   /** Nesting depth of the current `@import` prelude, or -1 outside one. */
-  let importDepth = -1
+  private importDepth = -1
+  /** Plain mode: the next `(`, `"`, `'`, `/` and backslash at or after where it looked last. */
+  private nextParen = -1
+  private nextDquote = -1
+  private nextSquote = -1
+  private nextSlash = -1
+  private nextBackslash = -1
 
-  const addRef = (
-    url: string,
-    kind: 'url' | 'string',
-    quote: number,
-    start: number,
-    end: number,
-    fnStart: number,
-    fnEnd: number,
-  ): void => {
-    const line = lines.lineAt(start)
-    refs.push({
-      url,
-      kind,
-      quoted: quote !== 0,
-      quote: quote === CH_DQUOTE ? '"' : quote === CH_SQUOTE ? "'" : undefined,
-      start,
-      end,
-      fnStart: fnStart >= 0 ? fnStart : undefined,
-      fnEnd: fnStart >= 0 ? fnEnd : undefined,
-      line,
-      column: lines.column(start),
-      isImport: importDepth >= 0,
-    })
+  constructor(private readonly css: string) {
+    this.n = css.length
+    this.lines = new LineIndex(css)
   }
 
-  const open = (closer: number, kind: number): void => {
-    stack.push(closer | (kind << 8))
-    top = kind
+  run(): CssRef[] {
+    const n = this.n
+    const exactUntil = lastPossibleImport(this.css)
+    let i = 0
+    while (i < n) {
+      i = this.special === 0 && this.importDepth < 0 && i > exactUntil ? this.plain(i) : this.exact(i)
+    }
+    // A url("...") whose `)` never came is not a reference.
+    const refs = this.refs
+    let dropped = false
+    for (const index of this.pending) {
+      if (index >= 0) {
+        refs[index] = undefined as unknown as CssRef
+        dropped = true
+      }
+    }
+    return dropped ? refs.filter((r) => r !== undefined) : refs
   }
 
-  const close = (closer: number): void => {
+  /** Plain mode from the token boundary `i`, until the end or until exact mode is needed. */
+  private plain(i: number): number {
+    const css = this.css
+    const n = this.n
+    while (i < n) {
+      if (this.nextParen < i) this.nextParen = nextOf(css, '(', i)
+      if (this.nextDquote < i) this.nextDquote = nextOf(css, '"', i)
+      if (this.nextSquote < i) this.nextSquote = nextOf(css, "'", i)
+      if (this.nextSlash < i) this.nextSlash = nextOf(css, '/', i)
+      if (this.nextBackslash < i) this.nextBackslash = nextOf(css, '\\', i)
+      let j = this.nextParen
+      if (this.nextDquote < j) j = this.nextDquote
+      if (this.nextSquote < j) j = this.nextSquote
+      if (this.nextSlash < j) j = this.nextSlash
+      if (this.nextBackslash < j) j = this.nextBackslash
+      if (j >= n) return n
+      const c = css.charCodeAt(j)
+      if (c === CH_LPAREN) {
+        const s = this.specialFunctionStart(i, j)
+        if (s < 0) i = j + 1
+        else {
+          i = this.onFunction(s, j, false)
+          if (this.special > 0) return i
+        }
+      } else if (c === CH_BACKSLASH) {
+        while (i <= j) i = this.token(i)
+        if (this.special > 0) return i
+      } else {
+        // a comment, or a string outside image-set() and @import: nothing to report
+        i = this.token(j)
+      }
+    }
+    return n
+  }
+
+  /** One step of exact mode from the token boundary `i`: up to and including the next significant token. */
+  private exact(i: number): number {
+    const css = this.css
+    const n = this.n
+    let j = i
+    let c = 0
+    while (j < n) {
+      c = css.charCodeAt(j)
+      if (c < 128 && SIGNIFICANT[c] === 1) break
+      j++
+    }
+    if (j >= n) return n
+    if (c === CH_LPAREN) {
+      const s = this.specialFunctionStart(i, j)
+      if (s >= 0) return this.onFunction(s, j, false)
+      this.open(CH_RPAREN, F_BLOCK)
+      return j + 1
+    }
+    if (c === CH_BACKSLASH) {
+      while (i <= j) i = this.token(i)
+      return i
+    }
+    return this.token(j)
+  }
+
+  /**
+   * For a `(` at `at` reached over plain text from the token boundary `from`: where the name of
+   * the url(), image-set() or -webkit-image-set() function it opens starts, or -1 when it opens
+   * some other function or block. Over plain text no name has an escape, so the name is the run of
+   * name code points before the `(`, a token of its own unless a `#` (a hash) or an `@` (an
+   * at-keyword) comes right before it; a run that is a dimension's unit starts with a digit and
+   * never matches.
+   */
+  private specialFunctionStart(from: number, at: number): number {
+    const css = this.css
+    if (at === from) return -1
+    const last = css.charCodeAt(at - 1) | 0x20
+    if (last !== 108 /* l */ && last !== 116 /* t */) return -1
+    let s = at - 1
+    while (s > from && isNameChar(css.charCodeAt(s - 1))) s--
+    const len = at - s
+    if (len !== 3 && len !== 9 && len !== 17) return -1
+    if (s > from) {
+      const before = css.charCodeAt(s - 1)
+      if (before === CH_HASH || before === CH_AT) return -1
+    }
+    return functionKind(css, s, at, false) === FN_OTHER ? -1 : s
+  }
+
+  private addRef(url: string, kind: 'url' | 'string', quote: number, start: number, end: number, fnStart: number, fnEnd: number): void {
+    this.refs.push(new FoundRef(url, kind, quote, start, end, fnStart, fnEnd, this.importDepth >= 0, this.lines))
+  }
+
+  private open(closer: number, kind: number): void {
+    this.stack.push(closer | (kind << 8))
+    this.top = kind
+    if (kind >= F_URL) this.special++
+  }
+
+  private close(closer: number): void {
+    const stack = this.stack
     const depth = stack.length
     if (depth === 0 || (stack[depth - 1] & 255) !== closer) return
-    if (stack.pop()! >> 8 === F_URL) pending.pop()
-    top = depth > 1 ? stack[depth - 2] >> 8 : -1
-    if (importDepth > depth - 1) importDepth = -1
+    const kind = stack.pop()! >> 8
+    if (kind >= F_URL) {
+      this.special--
+      if (kind === F_URL) this.pending.pop()
+    }
+    this.top = depth > 1 ? stack[depth - 2] >> 8 : -1
+    if (this.importDepth > depth - 1) this.importDepth = -1
   }
 
   /** A function token whose name is css[s, e) and whose `(` is at e. Returns where to continue. */
-  const onFunction = (s: number, e: number, escaped: boolean): number => {
+  private onFunction(s: number, e: number, escaped: boolean): number {
+    const css = this.css
+    const n = this.n
     const fn = functionKind(css, s, e, escaped)
     if (fn !== FN_URL) {
-      open(CH_RPAREN, fn === FN_IMAGE_SET ? F_IMAGE_SET : F_FUNCTION)
+      this.open(CH_RPAREN, fn === FN_IMAGE_SET ? F_IMAGE_SET : F_FUNCTION)
       return e + 1
     }
     let p = e + 1
@@ -539,11 +743,11 @@ export function findCssRefs(css: string): CssRef[] {
       const end = scanString(css, p, n, q)
       let index = -1
       if (stringState === STRING_OK) {
-        index = refs.length
-        addRef(valueOf(css, p + 1, end - 1, sawEscape), 'url', q, p, end, s, e)
+        index = this.refs.length
+        this.addRef(valueOf(css, p + 1, end - 1, sawEscape), 'url', q, p, end, s, e)
       }
-      open(CH_RPAREN, F_URL)
-      pending.push(index)
+      this.open(CH_RPAREN, F_URL)
+      this.pending.push(index)
       return end
     }
     // An unquoted url token.
@@ -551,15 +755,16 @@ export function findCssRefs(css: string): CssRef[] {
     let valueEnd = p
     let hasEscape = false
     while (p < n) {
+      let c = css.charCodeAt(p)
       // a run of plain code points in one step (long data: URLs)
-      URL_PLAIN_RUN.lastIndex = p
-      if (URL_PLAIN_RUN.test(css)) {
-        p = valueEnd = URL_PLAIN_RUN.lastIndex
+      if (c >= 128 || URL_PLAIN[c] === 1) {
+        do p++
+        while (p < n && ((c = css.charCodeAt(p)) >= 128 || URL_PLAIN[c] === 1))
+        valueEnd = p
         if (p >= n) break
       }
-      const c = css.charCodeAt(p)
       if (c === CH_RPAREN) {
-        addRef(valueOf(css, valueStart, valueEnd, hasEscape), 'url', 0, valueStart, valueEnd, s, e)
+        this.addRef(valueOf(css, valueStart, valueEnd, hasEscape), 'url', 0, valueStart, valueEnd, s, e)
         return p + 1
       }
       if (isWhitespace(c)) {
@@ -572,120 +777,98 @@ export function findCssRefs(css: string): CssRef[] {
       if (c === CH_DQUOTE || c === CH_SQUOTE || c === CH_LPAREN || isNonPrintable(c)) {
         return skipBadUrl(css, p + 1, n)
       }
-      if (c === CH_BACKSLASH) {
-        if (p + 1 < n && isNewline(css.charCodeAt(p + 1))) return skipBadUrl(css, p + 1, n)
-        hasEscape = true
-        p = skipEscape(css, p + 1, n)
-        valueEnd = p
-        continue
-      }
-      p++
+      // a backslash
+      if (p + 1 < n && isNewline(css.charCodeAt(p + 1))) return skipBadUrl(css, p + 1, n)
+      hasEscape = true
+      p = skipEscape(css, p + 1, n)
       valueEnd = p
     }
     return n // end of input before `)`: not reported
   }
 
-  let i = 0
-  while (i < n) {
+  /** Consume the one token that starts at `i` (a token boundary); returns where the next one starts. */
+  private token(i: number): number {
+    const css = this.css
+    const n = this.n
     const c = css.charCodeAt(i)
     switch (c < 128 ? TOKEN[c] : T_NAME) {
       case T_NAME: {
         const e = scanName(css, i, n)
-        i = e < n && css.charCodeAt(e) === CH_LPAREN ? onFunction(i, e, sawEscape) : e
-        break
+        return e < n && css.charCodeAt(e) === CH_LPAREN ? this.onFunction(i, e, sawEscape) : e
       }
       case T_WS:
         i++
         while (i < n && isWhitespace(css.charCodeAt(i))) i++
-        break
-      case T_OTHER:
-        i++
-        break
+        return i
       case T_DIGIT:
-        i = scanNumber(css, i, n)
-        break
+        return scanNumber(css, i, n)
       case T_QUOTE: {
         const end = scanString(css, i, n, c)
-        if (top === F_IMAGE_SET && stringState === STRING_OK) {
-          addRef(valueOf(css, i + 1, end - 1, sawEscape), 'string', c, i, end, -1, -1)
+        if (this.top === F_IMAGE_SET && stringState === STRING_OK) {
+          this.addRef(valueOf(css, i + 1, end - 1, sawEscape), 'string', c, i, end, -1, -1)
         }
-        i = end
-        break
+        return end
       }
-      case T_SLASH:
-        if (i + 1 < n && css.charCodeAt(i + 1) === CH_STAR) {
-          const e = css.indexOf('*/', i + 2)
-          i = e < 0 ? n : e + 2
-        } else i++
-        break
+      case T_SLASH: {
+        if (i + 1 >= n || css.charCodeAt(i + 1) !== CH_STAR) return i + 1
+        const e = css.indexOf('*/', i + 2)
+        return e < 0 ? n : e + 2
+      }
       case T_OPEN:
-        if (c === CH_LBRACE && importDepth === stack.length) importDepth = -1
-        open(c === CH_LPAREN ? CH_RPAREN : c === CH_LBRACKET ? CH_RBRACKET : CH_RBRACE, F_BLOCK)
-        i++
-        break
+        if (c === CH_LBRACE && this.importDepth === this.stack.length) this.importDepth = -1
+        this.open(c === CH_LPAREN ? CH_RPAREN : c === CH_LBRACKET ? CH_RBRACKET : CH_RBRACE, F_BLOCK)
+        return i + 1
       case T_CLOSE:
-        close(c)
-        i++
-        break
+        this.close(c)
+        return i + 1
       case T_SEMI:
-        if (importDepth === stack.length) importDepth = -1
-        i++
-        break
+        if (this.importDepth === this.stack.length) this.importDepth = -1
+        return i + 1
       case T_HASH:
-        i = i + 1 < n && (isNameChar(css.charCodeAt(i + 1)) || isValidEscape(css, i + 1, n)) ? scanName(css, i + 1, n) : i + 1
-        break
-      case T_AT:
-        if (startsIdent(css, i + 1, n)) {
-          const s = i + 1
-          const e = scanName(css, s, n)
-          i = e
-          if (isImportKeyword(css, s, e, sawEscape)) {
-            importDepth = stack.length
-            const p = skipWhitespaceAndComments(css, e, n)
-            const q = p < n ? css.charCodeAt(p) : 0
-            if (q === CH_DQUOTE || q === CH_SQUOTE) {
-              const end = scanString(css, p, n, q)
-              if (stringState === STRING_OK) addRef(valueOf(css, p + 1, end - 1, sawEscape), 'string', q, p, end, -1, -1)
-              i = end
-            }
-          }
-        } else i++
-        break
+        return i + 1 < n && (isNameChar(css.charCodeAt(i + 1)) || isValidEscape(css, i + 1, n)) ? scanName(css, i + 1, n) : i + 1
+      case T_AT: {
+        if (!startsIdent(css, i + 1, n)) return i + 1
+        const s = i + 1
+        const e = scanName(css, s, n)
+        if (!isImportKeyword(css, s, e, sawEscape)) return e
+        this.importDepth = this.stack.length
+        const p = skipWhitespaceAndComments(css, e, n)
+        const q = p < n ? css.charCodeAt(p) : 0
+        if (q !== CH_DQUOTE && q !== CH_SQUOTE) return e
+        const end = scanString(css, p, n, q)
+        if (stringState === STRING_OK) this.addRef(valueOf(css, p + 1, end - 1, sawEscape), 'string', q, p, end, -1, -1)
+        return end
+      }
       case T_PLUS_DOT:
-        if (i + 1 < n && isDigit(css.charCodeAt(i + 1))) i = scanNumber(css, i + 1, n)
-        else if (c === CH_PLUS && i + 2 < n && css.charCodeAt(i + 1) === CH_DOT && isDigit(css.charCodeAt(i + 2))) {
-          i = scanNumber(css, i + 2, n)
-        } else i++
-        break
+        if (i + 1 < n && isDigit(css.charCodeAt(i + 1))) return scanNumber(css, i + 1, n)
+        if (c === CH_PLUS && i + 2 < n && css.charCodeAt(i + 1) === CH_DOT && isDigit(css.charCodeAt(i + 2))) {
+          return scanNumber(css, i + 2, n)
+        }
+        return i + 1
       case T_MINUS:
-        if (i + 1 < n && isDigit(css.charCodeAt(i + 1))) i = scanNumber(css, i + 1, n)
-        else if (i + 2 < n && css.charCodeAt(i + 1) === CH_DOT && isDigit(css.charCodeAt(i + 2))) {
-          i = scanNumber(css, i + 2, n)
-        } else if (startsIdent(css, i, n)) {
+        if (i + 1 < n && isDigit(css.charCodeAt(i + 1))) return scanNumber(css, i + 1, n)
+        if (i + 2 < n && css.charCodeAt(i + 1) === CH_DOT && isDigit(css.charCodeAt(i + 2))) return scanNumber(css, i + 2, n)
+        if (startsIdent(css, i, n)) {
           const e = scanName(css, i, n)
-          i = e < n && css.charCodeAt(e) === CH_LPAREN ? onFunction(i, e, sawEscape) : e
-        } else i++
-        break
+          return e < n && css.charCodeAt(e) === CH_LPAREN ? this.onFunction(i, e, sawEscape) : e
+        }
+        return i + 1
       case T_BACKSLASH:
         if (isValidEscape(css, i, n)) {
           const e = scanName(css, i, n)
-          i = e < n && css.charCodeAt(e) === CH_LPAREN ? onFunction(i, e, sawEscape) : e
-        } else i++
-        break
+          return e < n && css.charCodeAt(e) === CH_LPAREN ? this.onFunction(i, e, sawEscape) : e
+        }
+        return i + 1
       default:
-        i++
+        return i + 1
     }
   }
+}
 
-  // A url("...") whose `)` never came is not a reference.
-  let dropped = false
-  for (let k = 0; k < pending.length; k++) {
-    if (pending[k] >= 0) {
-      refs[pending[k]] = undefined as unknown as CssRef
-      dropped = true
-    }
-  }
-  return dropped ? refs.filter((r) => r !== undefined) : refs
+/** Every reference in the stylesheet, in source order, in one scan. Never throws, whatever the input. */
+export function findCssRefs(css: string): CssRef[] {
+  if (typeof css !== 'string') return []
+  return new RefScanner(css).run()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -790,58 +973,73 @@ function serialize(ref: CssRef, url: string): string {
 }
 
 /**
- * Rewrite references. `replacer` returns the new *unquoted, unescaped* URL, which is re-quoted/escaped to fit
- * the original syntax (same quote character when it was quoted; an unquoted url() value that needs quoting is
- * wrapped in double quotes), or `false` / the same url to keep the reference untouched byte-for-byte.
+ * Rewrite references. `replacer` is called once for each reference, in source order, and returns the
+ * new *unquoted, unescaped* URL, which is re-quoted/escaped to fit the original syntax (same quote
+ * character when it was quoted; an unquoted url() value that needs quoting is wrapped in double
+ * quotes), or `false` / the same url to keep the reference untouched byte-for-byte.
  */
 export function rewriteCssRefs(
   css: string,
   replacer: (ref: CssRef) => string | false,
   options: RewriteOptions = {},
 ): RewriteResult {
-  const refs = findCssRefs(css)
+  return spliceCssRefs(css, findCssRefs(css), replacer, options)
+}
+
+/**
+ * `rewriteCssRefs` for references already found: `refs` is what `findCssRefs` returned for this
+ * same `css`, so the text is not scanned again. The edits are spliced between slices of the
+ * original text (or applied with magic-string when a source map is wanted).
+ */
+export function spliceCssRefs(
+  css: string,
+  refs: readonly CssRef[],
+  replacer: (ref: CssRef) => string | false,
+  options: RewriteOptions = {},
+): RewriteResult {
   const lowercase = options.lowercaseUrlFunctions === true
-  let s: MagicString | undefined
+  // the edits in source order, three entries each: start, end (start for an insertion), new text
+  const edits: (number | string)[] = []
   for (let k = 0; k < refs.length; k++) {
     const ref = refs[k]
-    const fn = ref.fnStart !== undefined && ref.fnEnd !== undefined ? options.urlFunction?.(ref) : undefined
-    if (fn !== undefined) {
-      if (css.slice(ref.fnStart, ref.fnEnd) !== fn) {
-        s ??= new MagicString(css)
-        s.overwrite(ref.fnStart!, ref.fnEnd!, fn)
-      }
-    } else if (lowercase && ref.fnStart !== undefined && ref.fnEnd !== undefined) {
-      const a = ref.fnStart
-      if (
-        ref.fnEnd - a !== 3 ||
-        css.charCodeAt(a) !== 117 ||
-        css.charCodeAt(a + 1) !== 114 ||
-        css.charCodeAt(a + 2) !== 108
-      ) {
-        s ??= new MagicString(css)
-        s.overwrite(a, ref.fnEnd, 'url')
+    const a = ref.fnStart
+    const b = ref.fnEnd
+    if (a !== undefined && b !== undefined) {
+      const fn = options.urlFunction?.(ref)
+      if (fn !== undefined) {
+        if (css.slice(a, b) !== fn) edits.push(a, b, fn)
+      } else if (lowercase && (b - a !== 3 || css.charCodeAt(a) !== 117 || css.charCodeAt(a + 1) !== 114 || css.charCodeAt(a + 2) !== 108)) {
+        edits.push(a, b, 'url')
       }
     }
     const next = replacer(ref)
     if (next === false || typeof next !== 'string' || next === ref.url) continue
     const text = serialize(ref, next)
-    if (ref.start === ref.end) {
-      s ??= new MagicString(css)
-      s.appendLeft(ref.start, text)
-    } else if (text !== css.slice(ref.start, ref.end)) {
-      s ??= new MagicString(css)
-      s.overwrite(ref.start, ref.end, text)
+    if (ref.start === ref.end || text !== css.slice(ref.start, ref.end)) edits.push(ref.start, ref.end, text)
+  }
+  if (edits.length === 0) return { code: css, changed: false }
+  // a map only when something changed: an unchanged stylesheet keeps the map it had
+  if (options.sourcemap) {
+    const s = new MagicString(css)
+    for (let k = 0; k < edits.length; k += 3) {
+      const start = edits[k] as number
+      const end = edits[k + 1] as number
+      const text = edits[k + 2] as string
+      if (start === end) s.appendLeft(start, text)
+      else s.overwrite(start, end, text)
+    }
+    return {
+      code: s.toString(),
+      changed: true,
+      map: s.generateMap({ hires: 'boundary', source: options.filename, includeContent: true }),
     }
   }
-  const changed = s !== undefined && s.hasChanged()
-  const result: RewriteResult = { code: changed ? s!.toString() : css, changed }
-  // a map only when something changed: an unchanged stylesheet keeps the map it had
-  if (options.sourcemap && changed) {
-    result.map = s!.generateMap({
-      hires: 'boundary',
-      source: options.filename,
-      includeContent: true,
-    })
+  const parts: string[] = []
+  let last = 0
+  for (let k = 0; k < edits.length; k += 3) {
+    parts.push(css.slice(last, edits[k] as number), edits[k + 2] as string)
+    last = edits[k + 1] as number
   }
-  return result
+  parts.push(css.slice(last))
+  return { code: parts.join(''), changed: true }
 }
