@@ -10,7 +10,8 @@
  */
 import { md5Hex } from './build/hash.js'
 import { CdnPublishError, Codes } from './errors.js'
-import { readBucketState, releaseOfManifest, type BucketState } from './bucket/state.js'
+import { readBucketState, readRecord, releaseOfManifest, type BucketState } from './bucket/state.js'
+import { revert } from './publish/revert.js'
 import { pool } from './util/pool.js'
 import { formatBytes, formatSeconds, silentLogger, type PublishLogger } from './log.js'
 import { recordKey, releaseKeys, type ReleaseRecord, type Snapshot } from './bucket/record.js'
@@ -56,7 +57,17 @@ export async function runRollback(input: RollbackInput): Promise<RollbackReport>
   const previous = state.current
   const report: RollbackReport = { dryRun, release: target.release, previous, restored: [], unchanged: [], durationMs: 0 }
   if (previous === target.release) {
-    logger.info(`release ${target.release} is already current: nothing to roll back`)
+    const unsettled = [...state.records.values()].filter((r) => (r.release === target.release) !== (r.state === 'current'))
+    if (unsettled.length && !dryRun) {
+      // a rollback or publish stopped between its record writes: finish them
+      const lease = await acquireLease({ store, prefix, operation: 'rollback', release: target.release, logger })
+      try {
+        await settleRecords(store, prefix, state, target, undefined, now().toISOString())
+      } finally {
+        await lease.release()
+      }
+      logger.info(`release ${target.release} is already served; its record and ${unsettled.length - (target.state === 'current' ? 0 : 1)} other(s) marked as such`)
+    } else logger.info(`release ${target.release} is already current: nothing to roll back`)
     report.durationMs = Math.round(performance.now() - t0)
     return report
   }
@@ -91,7 +102,7 @@ export async function runRollback(input: RollbackInput): Promise<RollbackReport>
   }
 
   // under the prefix's lease, as a publish switches: the two never interleave
-  const lease = await acquireLease({ store, prefix, operation: 'rollback', release: target.release, ...(target.label !== undefined ? { label: target.label } : {}), logger, now })
+  const lease = await acquireLease({ store, prefix, operation: 'rollback', release: target.release, ...(target.label !== undefined ? { label: target.label } : {}), logger })
   try {
     const manifestKey = prefix + input.manifest
     const stored = await store.head(manifestKey)
@@ -104,14 +115,23 @@ export async function runRollback(input: RollbackInput): Promise<RollbackReport>
       )
     }
     await pool(todo, input.concurrency ?? 8, (p) => restore(store, prefix + p, bytes.get(p)!, snapshots[p]))
-    // the switch
-    await restore(store, manifestKey, bytes.get(input.manifest)!, snapshots[input.manifest], stored ? { ifMatch: stored.etag } : { ifNoneMatch: true })
-    // the release it replaces marked replaced first: a run stopped between the two writes never
-    // leaves two records saying current
-    const at = now().toISOString()
-    const prev = previous !== undefined ? state.records.get(previous) : undefined
-    if (prev) await putRecord(store, prefix, { ...prev, state: 'replaced', replacedAt: at })
-    await putRecord(store, prefix, { ...target, state: 'current' })
+    // the switch, conditional on the manifest read: a writer that takes no lease loses nothing
+    try {
+      await restore(store, manifestKey, bytes.get(input.manifest)!, snapshots[input.manifest], stored ? { ifMatch: stored.etag } : { ifNoneMatch: true })
+    } catch (err) {
+      if (!(err instanceof CdnPublishError && err.code === Codes.PUBLISH_CONFLICT)) throw err
+      const current = releaseOfManifest(await store.getBytes(manifestKey))
+      const record = current !== undefined ? await readRecord(store, recordKey(prefix, current)) : undefined
+      const reverted = await revert(store, { prefix, concurrency: input.concurrency ?? 8 }, todo.map((p) => ({ key: prefix + p, path: p })), record)
+      throw new CdnPublishError(
+        Codes.PUBLISH_CONFLICT,
+        `rollback to ${target.release} in ${store.describe()}: the stable manifest was switched to release ${current ?? '(unknown)'} meanwhile by a writer that takes no lease; ` +
+          (reverted.failed.length ? `${reverted.failed.length} restored file(s) could not be put back: ${reverted.failed.slice(0, 5).join(', ')}.` : 'the files it had restored were put back.') +
+          ' Run the rollback again if it is still wanted.',
+        { release: target.release, current },
+      )
+    }
+    await settleRecords(store, prefix, state, target, previous, now().toISOString())
   } finally {
     await lease.release()
   }
@@ -121,6 +141,21 @@ export async function runRollback(input: RollbackInput): Promise<RollbackReport>
       `${previous ? `; release ${previous} is kept for the grace period` : ''}`,
   )
   return report
+}
+
+/**
+ * The records after a switch to `target`: every other release marked current (the previous one
+ * read again, under the lease: the listed copy may predate its switch's last write) marked
+ * `replaced` first, then `target` current, so a run stopped between the writes never leaves two
+ * records saying current.
+ */
+async function settleRecords(store: ObjectStore, prefix: string, state: BucketState, target: ReleaseRecord, previous: string | undefined, at: string): Promise<void> {
+  const fresh = previous !== undefined ? await readRecord(store, recordKey(prefix, previous)) : undefined
+  const others = [...state.records.values()].filter((r) => r.release !== target.release && r.release !== previous && r.state === 'current')
+  for (const r of [...(fresh && fresh.state !== 'replaced' ? [fresh] : []), ...others]) {
+    await putRecord(store, prefix, { ...r, state: 'replaced', replacedAt: at })
+  }
+  if (target.state !== 'current') await putRecord(store, prefix, { ...target, state: 'current' })
 }
 
 function findRelease(state: BucketState, wanted: string, store: ObjectStore): ReleaseRecord {

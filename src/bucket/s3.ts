@@ -277,6 +277,10 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     },
 
     async getBytes(key) {
+      return (await this.getObject(key))?.bytes
+    },
+
+    async getObject(key) {
       // The SDK retries the request, but hands the body over as a stream after its retry step: a
       // connection lost while the body comes in is retried here, as many times.
       for (let attempt = 1; ; attempt++) {
@@ -288,7 +292,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
           return fail(err, 'get', key)
         }
         try {
-          return r.Body ? await r.Body.transformToByteArray() : new Uint8Array(0)
+          return { bytes: r.Body ? await r.Body.transformToByteArray() : new Uint8Array(0), etag: unquote(r.ETag) }
         } catch (err) {
           if (attempt >= maxAttempts) return fail(err, 'get', key)
         }

@@ -64,6 +64,8 @@ export interface ObjectStore {
   getJson<T = unknown>(key: string): Promise<T | undefined>
   /** Read an object's bytes, or `undefined` when it does not exist. */
   getBytes(key: string): Promise<Uint8Array | undefined>
+  /** Read an object's bytes and its ETag (unquoted), or `undefined` when it does not exist. */
+  getObject(key: string): Promise<{ bytes: Uint8Array; etag: string } | undefined>
   /** A printable description (bucket and endpoint; never credentials). */
   describe(): string
 }

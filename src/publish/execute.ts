@@ -9,7 +9,7 @@ import { Codes } from '../errors.js'
 import { allFiles, releaseRecord, type LocalFile, type PlannedFile, type PlannedSnapshot, type PublishPlan, type StoredDigest } from './plan.js'
 import { Progress, type PublishLogger } from '../log.js'
 import { recordKey, type ReleaseRecord } from '../bucket/record.js'
-import { acquireLease } from '../bucket/lease.js'
+import { acquireLease, type Lease } from '../bucket/lease.js'
 import { readRecord, releaseOfManifest } from '../bucket/state.js'
 import { CdnPublishError } from '../errors.js'
 import { pool } from '../util/pool.js'
@@ -48,8 +48,14 @@ export function currentRecord(plan: PublishPlan, label: string | undefined, loca
   return releaseRecord(plan, label, local.manifestPath, files, 'current', { publishedAt, ...(previous ? { previous } : {}) })
 }
 
-/** Steps 1–5 of `plan`; returns the release's record as it now stands, `current`. */
-export async function execute(x: ExecuteInput): Promise<ReleaseRecord> {
+/** What the records say after a publish: its own, and the one it marked replaced, if any. */
+export interface Executed {
+  record: ReleaseRecord
+  replaced?: ReleaseRecord
+}
+
+/** Steps 1–4 of `plan`; returns the release's record as it now stands, `current`. */
+export async function execute(x: ExecuteInput): Promise<Executed> {
   const { store, plan, local, report, tracker } = x
   const label = x.label
   for (const f of allFiles(plan)) if (f.action === 'skip') report.skipped.push(reportFile(f, f.size))
@@ -108,8 +114,8 @@ export async function execute(x: ExecuteInput): Promise<ReleaseRecord> {
   tracker.step = 4
   const switches =
     plan.manifest.action === 'upload' || plan.activate.write || plan.previous?.write === true || plan.mutable.some((f) => f.action === 'upload')
-  if (!switches) return currentRecord(plan, label, local, x.digests, x.now().toISOString())
-  const lease = await acquireLease({ store, prefix: x.options.prefix, operation: 'publish', release: plan.release, label, logger: x.logger, now: x.now })
+  if (!switches) return { record: currentRecord(plan, label, local, x.digests, x.now().toISOString()) }
+  const lease = await acquireLease({ store, prefix: x.options.prefix, operation: 'publish', release: plan.release, label, logger: x.logger })
   try {
     if (lease.waitedFor) {
       const c = (report.concurrent ??= { waitedMs: 0, waitedFor: [], replanned: 0 })
@@ -120,7 +126,7 @@ export async function execute(x: ExecuteInput): Promise<ReleaseRecord> {
     // this one uploaded or waited; then nothing served is touched and the caller plans again
     const stored = await store.head(plan.manifest.key)
     if (stored?.etag !== x.manifestEtag) throw new SwitchMoved(stored ? releaseOfManifest(await store.getBytes(plan.manifest.key)) : undefined)
-    return await switchServed(x, upload)
+    return await switchServed(x, upload, lease)
   } finally {
     await lease.release()
   }
@@ -137,7 +143,7 @@ export class SwitchMoved extends Error {
 }
 
 /** Step 4 under the lease: mutable files, the stable manifest, the records. */
-async function switchServed(x: ExecuteInput, upload: (f: PlannedFile) => Promise<void>): Promise<ReleaseRecord> {
+async function switchServed(x: ExecuteInput, upload: (f: PlannedFile) => Promise<void>, lease: Lease): Promise<Executed> {
   const { store, plan, local, report, tracker } = x
   const label = x.label
   const publishedAt = x.now().toISOString()
@@ -153,24 +159,31 @@ async function switchServed(x: ExecuteInput, upload: (f: PlannedFile) => Promise
     if (plan.manifest.action === 'upload') {
       const m = plan.manifest
       manifestSent = true
+      lease.assertHeld()
       // conditional on what was read: should a writer that took no lease have switched
       // meanwhile, a store that honours conditions refuses it (412, PUBLISH_CONFLICT)
-      await store.put({
-        key: m.key,
-        body: local.manifestBytes,
-        contentLength: local.manifestBytes.length,
-        ...putHeaders(m),
-        md5: local.manifestDigest.md5,
-        ...(x.manifestEtag !== undefined ? { ifMatch: x.manifestEtag } : { ifNoneMatch: true }),
-      })
+      try {
+        await store.put({
+          key: m.key,
+          body: local.manifestBytes,
+          contentLength: local.manifestBytes.length,
+          ...putHeaders(m),
+          md5: local.manifestDigest.md5,
+          ...(x.manifestEtag !== undefined ? { ifMatch: x.manifestEtag } : { ifNoneMatch: true }),
+        })
+      } catch (err) {
+        // a 412 may answer the SDK's retry of this very write, landed with its answer lost
+        const ours = err instanceof CdnPublishError && err.code === Codes.PUBLISH_CONFLICT && (await manifestLanded(store, m.key, local.manifestDigest.md5)) === true
+        if (!ours) throw err
+      }
       tracker.switched = true
       report.uploaded.push(reportFile(m, local.manifestBytes.length))
       report.bytes.uploaded += local.manifestBytes.length
     }
   } catch (err) {
-    if (!tracker.switched && err instanceof CdnPublishError && err.code === Codes.PUBLISH_CONFLICT) {
-      // the condition failed: the manifest now names another release, written without the
-      // lease; the mutable files get that release's bytes back
+    if (!tracker.switched && err instanceof CdnPublishError && err.code === Codes.PUBLISH_CONFLICT && manifestSent) {
+      // the condition failed (or the lease was lost): the manifest may name another release,
+      // written without the lease; the mutable files get that release's bytes back
       const winner = releaseOfManifest(await store.getBytes(plan.manifest.key))
       const winnerRecord = winner !== undefined ? await readRecord(store, recordKey(x.options.prefix, winner)) : undefined
       tracker.winner = winner ?? '(not one of this plugin\'s)'
@@ -187,14 +200,18 @@ async function switchServed(x: ExecuteInput, upload: (f: PlannedFile) => Promise
   }
   // the release it replaces marked replaced, then this one current: should either write fail
   // (or the run stop), the rerun finds this release's record still pending, naming the previous
-  // release, and does both; the other order could leave two records saying current
-  const prev = x.previousRecord
-  if (plan.previous?.write && prev) {
-    await putJson(store, plan.previous.key, { ...prev, state: 'replaced', replacedAt: publishedAt }, report, plan.previous.reason)
+  // release, and does both; the other order could leave two records saying current. The
+  // previous record is read again here, under the lease: the one listed may predate the last
+  // writes of its own switch.
+  let replaced: ReleaseRecord | undefined
+  const prev = plan.previous && plan.previous.release !== plan.release ? await readRecord(store, plan.previous.key) : undefined
+  if (prev && prev.state !== 'replaced') {
+    replaced = { ...prev, state: 'replaced', replacedAt: publishedAt }
+    await putJson(store, plan.previous!.key, replaced, report, `mark replaced (was ${prev.state})`)
   }
   const record = currentRecord(plan, label, local, x.digests, publishedAt)
   if (plan.activate.write) await putJson(store, plan.record.key, record, report, plan.activate.reason)
-  return record
+  return { record, ...(replaced ? { replaced } : {}) }
 }
 
 /** Largest first (the pool then ends with small files), ties by path. */

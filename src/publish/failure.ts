@@ -3,6 +3,7 @@
  * served now, and how to finish (run the same build again).
  */
 import { CdnPublishError, Codes } from '../errors.js'
+import { LEASE_KEY } from '../bucket/lease.js'
 import type { PlannedFile, PublishPlan } from './plan.js'
 import { endpointLabel, type PublishReport, type PublishRunOptions } from './report.js'
 import type { Reverted } from './revert.js'
@@ -33,11 +34,19 @@ export class Tracker {
     const release = this.report.release
     const prev = this.winner ?? this.report.previous ?? this.plan?.previous?.release
     if (this.winner !== undefined) {
+      const lostLease = typeof e.data.key === 'string' && e.data.key.endsWith(LEASE_KEY)
+      const failed = this.reverted?.failed ?? []
       message =
-        `release ${release} could not become current in s3://${this.o.bucket}/${this.o.prefix}: the stable manifest was switched to release ${this.winner} while this publish held the lease ` +
-        '(by a writer that does not take it: another tool, or an older version of this plugin).'
-    }
-    if (this.o.dryRun || this.step === 0) {
+        `release ${release} could not become current in s3://${this.o.bucket}/${this.o.prefix}: ` +
+        (lostLease
+          ? `${e.message}.`
+          : `the stable manifest was switched to release ${this.winner} while this publish held the lease (by a writer that does not take it: another tool, or an older version of this plugin).`) +
+        ` The stable manifest names release ${this.winner}; ` +
+        (failed.length === 0
+          ? `the mutable files this publish had written were put back to its bytes.`
+          : `${failed.length} mutable file(s) this publish had written could not be put back (${failed.slice(0, 5).join(', ')}${failed.length > 5 ? ', …' : ''}); every file they name is in the bucket.`) +
+        ` Run the same build again to complete release ${release}; files already uploaded are skipped.`
+    } else if (this.o.dryRun || this.step === 0) {
       if (!this.o.dryRun) message += ' Nothing was written.'
     } else if (this.step <= 3 || (this.step === 4 && !this.switched)) {
       const failed = this.reverted?.failed ?? []

@@ -203,11 +203,14 @@ export function planPublish(input: PlanInput): PublishPlan {
   const isCurrent = own?.state === 'current' && input.pointer === input.release
   const sameContent = own !== undefined && sameFiles(own, input.files) && (own.label ?? undefined) === input.label
 
+  const previous = previousRelease(input.release, input.pointer, own)
   let record: PublishPlan['record']
-  if (own && sameContent && own.state === 'pending') record = { key, write: false, reason: 'pending record exists', createdAt: own.createdAt }
+  // a pending record is kept only while it names the release this one replaces: after another
+  // release became current meanwhile, it is written again naming that one
+  if (own && sameContent && own.state === 'pending' && own.previous === previous) record = { key, write: false, reason: 'pending record exists', createdAt: own.createdAt }
   else if (own && sameContent && isCurrent) record = { key, write: false, reason: 'release is current', createdAt: own.createdAt }
   else {
-    const reason = !own ? 'new release' : !sameContent ? 'record differs' : `record was ${own.state}`
+    const reason = !own ? 'new release' : !sameContent ? 'record differs' : own.state === 'pending' ? 'previous release changed' : `record was ${own.state}`
     record = { key, write: true, reason, createdAt: own?.createdAt ?? input.now }
   }
 
@@ -226,7 +229,6 @@ export function planPublish(input: PlanInput): PublishPlan {
     manifest,
     activate,
   }
-  const previous = previousRelease(input.release, input.pointer, own)
   if (previous !== undefined) {
     const prev = input.previousRecord?.release === previous ? input.previousRecord : undefined
     plan.previous = {

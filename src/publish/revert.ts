@@ -18,18 +18,21 @@ export interface Reverted {
 
 type RevertOptions = Pick<ResolvedPublishOptions, 'prefix' | 'concurrency'>
 
+/** A mutable file to put back: its full key and its path relative to the prefix. */
+type RevertFile = Pick<PlannedFile, 'key' | 'path'>
+
 /**
  * Put the previous release's bytes back under the mutable keys a failed switch overwrote, from
  * its snapshots. Best effort: says what could not be restored (the rerun completes the release).
  */
-export async function revert(store: ObjectStore, o: RevertOptions, files: PlannedFile[], previous: ReleaseRecord | undefined): Promise<Reverted> {
+export async function revert(store: ObjectStore, o: RevertOptions, files: RevertFile[], previous: ReleaseRecord | undefined): Promise<Reverted> {
   const restored: string[] = []
   const failed: string[] = []
   let todo = files
   // the store that just failed is often back within seconds (a restart, a throttling burst):
   // a few more rounds, further apart, before giving up
   for (const pause of REVERT_PAUSES_MS) {
-    const again: PlannedFile[] = []
+    const again: RevertFile[] = []
     await pool(todo, o.concurrency, async (f) => {
       const done = await revertOne(store, o, f, previous)
       if (done === 'restored') restored.push(f.key)
@@ -60,7 +63,7 @@ export async function manifestLanded(store: ObjectStore, key: string, md5Hex: st
 const REVERT_PAUSES_MS = [250, 500, 1000, 2000, 4000, 0]
 
 /** Put one file back: `'restored'`, `'new'` (the previous release had no such file), or `'failed'`. */
-async function revertOne(store: ObjectStore, o: RevertOptions, f: PlannedFile, previous: ReleaseRecord | undefined): Promise<'restored' | 'new' | 'failed'> {
+async function revertOne(store: ObjectStore, o: RevertOptions, f: RevertFile, previous: ReleaseRecord | undefined): Promise<'restored' | 'new' | 'failed'> {
   const snap = previous?.snapshots?.[f.path]
   if (!snap) return previous?.files[f.path] ? 'failed' : 'new'
   try {

@@ -26,7 +26,7 @@ import { allFiles, planPublish } from './plan.js'
 import { silentLogger, type PublishLogger } from '../log.js'
 import type { ReleaseRecord } from '../bucket/record.js'
 import type { ObjectStore, StoredObject } from '../bucket/store.js'
-import { currentRecord, execute, SwitchMoved } from './execute.js'
+import { currentRecord, execute, SwitchMoved, type Executed } from './execute.js'
 import { CdnPublishError, Codes } from '../errors.js'
 import { conflictError, toPublishError, Tracker } from './failure.js'
 import { digestListed, knownState, readLocal, readRemote, verifyInconclusive, type KnownState } from './read.js'
@@ -107,9 +107,9 @@ export async function runPublish(input: RunPublishInput): Promise<PublishOutcome
         },
       }
       const manifestEtag = remote.listed.get(local.manifestFile.key)?.etag
-      let record: ReleaseRecord
+      let executed: Executed
       try {
-        record = await execute({ store: recording, outDir, options: o, plan, local, digests, previousRecord: remote.previousRecord, manifestEtag, label, logger, now, report, tracker })
+        executed = await execute({ store: recording, outDir, options: o, plan, local, digests, previousRecord: remote.previousRecord, manifestEtag, label, logger, now, report, tracker })
       } catch (err) {
         if (!(err instanceof SwitchMoved)) throw err
         // another release became current while this one uploaded: nothing served was touched;
@@ -118,10 +118,12 @@ export async function runPublish(input: RunPublishInput): Promise<PublishOutcome
         logger.info(`release ${err.current ?? '(unknown)'} became current in ${store.describe()} while release ${plan.release} was uploading: planning again, as the release after it`)
         ;(report.concurrent ??= { waitedMs: 0, waitedFor: [], replanned: 0 }).replanned++
         report.skipped = []
+        if (err.current !== undefined) report.previous = err.current
         tracker.step = 1 // files are uploaded: a failure from here on says how to finish
         continue
       }
-      const previous = plan.previous?.write && remote.previousRecord ? { ...remote.previousRecord, state: 'replaced' as const, replacedAt: record.publishedAt! } : remote.previousRecord
+      const { record } = executed
+      const previous = executed.replaced ?? remote.previousRecord
       const own = plan.activate.write ? record : (remote.ownRecord ?? record)
       const known = knownState(remote, written, [own, ...(previous ? [previous] : [])], record.release)
       return { report, record, wasCurrent: !plan.activate.write, summary: summaryLine(plan, report, performance.now() - t0), known }
