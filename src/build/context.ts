@@ -11,7 +11,9 @@ import { Codes } from '../errors.js'
 import { detectFramework, type Framework } from '../frameworks/index.js'
 import type { ResolvedBuildOptions } from '../options/types.js'
 import { contentHash } from './hash.js'
+import type { FileDigest } from './manifest.js'
 import { fingerprintedName, joinOutputPath } from './names.js'
+import { listFiles } from './public-files.js'
 import type { Context, ViteConfigLike } from './types.js'
 
 export interface Fingerprinted {
@@ -20,6 +22,8 @@ export interface Fingerprinted {
   bytes: Uint8Array
   /** Reference id when emitted through the bundler. */
   ref?: string
+  /** Size and integrity of `bytes`, once the manifest needed them (the copy and its source share them). */
+  digest?: FileDigest
 }
 
 /** Where a stylesheet reference sits, for a report. */
@@ -66,6 +70,8 @@ export interface BuildContext {
   isSsr(ctx: Context): boolean
   /** `rel` normalised, when it names a file in one of the public directories (see `start`). */
   publicFile(rel: string): string | undefined
+  /** The public directory a file `publicFile` found is in. */
+  publicSourceOf(rel: string): string | undefined
   /** The hashed copy of a public file (read and named once per build). */
   fingerprint(rel: string): Fingerprinted
   /** The hashed copy of a public file, emitted through the bundler (once per build). */
@@ -113,6 +119,15 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
    * the web root itself), or the `publicDir` option under Rollup.
    */
   let publicDirs: string[] = []
+  /** The files of Vite's public directory, listed at the first look-up of a build. */
+  let publicListing: Set<string> | undefined
+  const listing = () => (publicListing ??= new Set(vite?.publicDir ? listFiles(vite.publicDir) : []))
+  /**
+   * Whether `normal` is a file in `dir`: Vite's public directory answers from its listing (no
+   * file-system call per reference); a name it does not list (a link, a name in other case on a
+   * case-insensitive disk) and every other directory ask the file system.
+   */
+  const inDir = (dir: string, normal: string) => (dir === vite?.publicDir && listing().has(normal)) || isFile(path.join(dir, normal))
 
   const build: BuildContext = {
     get vite() {
@@ -152,6 +167,7 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
       readInSources = new Set()
       entryChunks = new Map()
       publicSources = new Map()
+      publicListing = undefined
       if (!vite) publicDirs = options.publicDir ? [path.resolve(options.publicDir)] : []
       else publicDirs = [...(vite.publicDir && isDirectory(vite.publicDir) ? [vite.publicDir] : []), ...(framework?.webRoots?.(vite) ?? [])]
     },
@@ -163,11 +179,13 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
       const normal = joinOutputPath('', rel)
       if (!normal) return undefined
       if (publicSources.has(normal)) return normal
-      const dir = publicDirs.find((d) => isFile(path.join(d, normal)))
+      const dir = publicDirs.find((d) => inDir(d, normal))
       if (dir === undefined) return undefined
       publicSources.set(normal, dir)
       return normal
     },
+
+    publicSourceOf: (rel) => publicSources.get(rel),
 
     fingerprint(rel) {
       let f = fingerprinted.get(rel)
