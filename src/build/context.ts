@@ -119,6 +119,8 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
    * the web root itself), or the `publicDir` option under Rollup.
    */
   let publicDirs: string[] = []
+  /** `allowed()` with each directory's prefix, worked out at the first `isAllowed` of a build. */
+  let allowedDirs: { dir: string; prefix: string }[] | undefined
   /** The files of Vite's public directory, listed at the first look-up of a build. */
   let publicListing: Set<string> | undefined
   const listing = () => (publicListing ??= new Set(vite?.publicDir ? listFiles(vite.publicDir) : []))
@@ -168,6 +170,7 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
       entryChunks = new Map()
       publicSources = new Map()
       publicListing = undefined
+      allowedDirs = undefined
       if (!vite) publicDirs = options.publicDir ? [path.resolve(options.publicDir)] : []
       else publicDirs = [...(vite.publicDir && isDirectory(vite.publicDir) ? [vite.publicDir] : []), ...(framework?.webRoots?.(vite) ?? [])]
     },
@@ -223,7 +226,10 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
 
     allowed: () => (vite?.server?.fs?.allow ?? [vite?.root ?? process.cwd()]).map((d) => path.resolve(d)),
 
-    isAllowed: (file) => build.allowed().some((dir) => file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep)),
+    isAllowed(file) {
+      allowedDirs ??= build.allowed().map((dir) => ({ dir, prefix: dir.endsWith(path.sep) ? dir : dir + path.sep }))
+      return allowedDirs.some(({ dir, prefix }) => file === dir || file.startsWith(prefix))
+    },
 
     keepAsWritten(url) {
       const token = `${KEEP_TOKEN_PREFIX}${createHash('sha256').update(url).digest('hex').slice(0, 16)}`
