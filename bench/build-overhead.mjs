@@ -1,18 +1,20 @@
 // Build-time overhead of the plugin: real `vite build`s of a synthetic app, with and without the
 // plugin, alternately in one process. Build the plugin first: npm run build
 //
-//   node bench/build-overhead.mjs [--rounds N] [--vite 8|7] [--out-dir DIR] [--public-off]
+//   node bench/build-overhead.mjs [--rounds N] [--vite 8|7] [--out-dir DIR] [--public-off] [--plugin DIR]
 //
 // The app (generated into bench/.tmp/build-overhead/) has 3,000 JS modules in an import tree with
 // dynamic imports (so several chunks), 60 stylesheets imported from modules, and 600 PNG images:
 // 300 under src/img/ referenced relatively from the stylesheets, 300 under public/img/ referenced
 // as /img/... (a few also from index.html). Each round builds it once with the plugin and once
-// without; the first round is a warm-up and is discarded. Prints every round, the medians and the
-// median of the per-round ratios with/without (target ≤ 1.10 with the default options, which
-// fingerprint the 300 public images). --public-off adds a third build to every round, with
-// `fingerprint: { public: false }`, and prints its ratio too (target ≤ 1.03). The builds write to
-// out-with/, out-public-off/ and out-without/ under bench/.tmp/build-overhead/, or under --out-dir
-// (a RAM disk such as /dev/shm takes the file system's own noise out of the figures).
+// without, in an order that turns every round; the first round is a warm-up and is discarded.
+// Prints every round, the medians and the median of the per-round ratios with/without (target
+// ≤ 1.10 with the default options, which fingerprint the 300 public images). --public-off adds a
+// third build to every round, with `fingerprint: { public: false }`, and prints its ratio too
+// (target ≤ 1.03). The builds write to out-with/, out-public-off/ and out-without/ under
+// bench/.tmp/build-overhead/, or under --out-dir (a RAM disk such as /dev/shm takes the file
+// system's own noise out of the figures).
+// --plugin DIR measures the compiled plugin in DIR instead of dist/ (an earlier build, to compare).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -27,16 +29,17 @@ const TARGET = { default: 1.1, publicOff: 1.03 }
 // ---------------------------------------------------------------------------------------------
 // arguments
 
-const USAGE = 'usage: node bench/build-overhead.mjs [--rounds N] [--vite 8|7] [--out-dir DIR] [--public-off]'
+const USAGE = 'usage: node bench/build-overhead.mjs [--rounds N] [--vite 8|7] [--out-dir DIR] [--public-off] [--plugin DIR]'
 
 function parseArgs(argv) {
-  const args = { rounds: 7, vite: '8', outDir: undefined, publicOff: false }
+  const args = { rounds: 7, vite: '8', outDir: undefined, plugin: join(root, 'dist'), publicOff: false }
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2)
     const value = () => inline ?? argv[++i]
     if (flag === '--rounds') args.rounds = Number(value())
     else if (flag === '--vite') args.vite = String(value())
     else if (flag === '--out-dir') args.outDir = resolve(String(value()))
+    else if (flag === '--plugin') args.plugin = resolve(String(value()))
     else if (flag === '--public-off') args.publicOff = true
     else if (flag === '--help' || flag === '-h') {
       console.log(USAGE)
@@ -246,7 +249,7 @@ function countFiles(dir) {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2))
-  const pluginPath = join(root, 'dist/index.js')
+  const pluginPath = join(args.plugin, 'index.js')
   if (!existsSync(pluginPath)) {
     console.error(`missing ${relative(root, pluginPath)}: run \`npm run build\` first`)
     process.exit(1)
@@ -268,7 +271,7 @@ async function main() {
     `app: ${MODULES} modules, ${STYLESHEETS} stylesheets, ${IMAGES_PER_KIND * 2} images (${fileCount} files) in ` +
       `${relative(root, app)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
   )
-  console.log(`vite ${vite.version}, node ${process.version}, ${args.rounds} rounds (round 1 is a warm-up and is discarded)`)
+  console.log(`vite ${vite.version}, node ${process.version}, plugin ${relative(root, args.plugin) || '.'}, ${args.rounds} rounds (round 1 is a warm-up and is discarded)`)
 
   const outBase = args.outDir ?? work
   /** The builds of every round, in order: name, plugins, output directory. */
@@ -298,7 +301,11 @@ async function main() {
   const rows = []
   for (let r = 1; r <= args.rounds; r++) {
     const t = {}
-    for (const v of variants) t[v.name] = await build(v)
+    // the order turns every round, so that no variant always runs right after the same one
+    for (let k = 0; k < variants.length; k++) {
+      const v = variants[(k + r) % variants.length]
+      t[v.name] = await build(v)
+    }
     const without = t.without
     const row = { t, ratio: {}, cpuRatio: {} }
     for (const v of variants) {

@@ -2,7 +2,7 @@
 // as a developer or CI runs it, with a config that adds `cdnPublish()` and one that does not,
 // alternately. Build the plugin first: npm run build
 //
-//   node bench/small-app.mjs [--rounds N] [--vite 8|7] [--out-dir DIR]
+//   node bench/small-app.mjs [--rounds N] [--vite 8|7] [--out-dir DIR] [--plugin DIR]
 //
 // The app is test/fixtures/basic copied to bench/.tmp/small-app/app (index.html, a few modules, a
 // lazy chunk, two stylesheets with url()s to bundled and public images, four public files), with
@@ -11,6 +11,7 @@
 // CDN_PUBLISH_* variables); round 1 warms the file cache and is discarded. Prints every round, the
 // medians and the median of the per-round ratios with/without against the target (≤ 1.10).
 // CDN_BENCH_CPU_PROF=<dir> writes a CPU profile of every build process into <dir>.
+// --plugin DIR measures the compiled plugin in DIR instead of dist/ (an earlier build, to compare).
 import { spawn } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
@@ -18,16 +19,17 @@ import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const TARGET = 1.1
-const USAGE = 'usage: node bench/small-app.mjs [--rounds N] [--vite 8|7] [--out-dir DIR]'
+const USAGE = 'usage: node bench/small-app.mjs [--rounds N] [--vite 8|7] [--out-dir DIR] [--plugin DIR]'
 
 function parseArgs(argv) {
-  const args = { rounds: 15, vite: '8', outDir: undefined }
+  const args = { rounds: 15, vite: '8', outDir: undefined, plugin: join(root, 'dist') }
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2)
     const value = () => inline ?? argv[++i]
     if (flag === '--rounds') args.rounds = Number(value())
     else if (flag === '--vite') args.vite = String(value())
     else if (flag === '--out-dir') args.outDir = resolve(String(value()))
+    else if (flag === '--plugin') args.plugin = resolve(String(value()))
     else if (flag === '--help' || flag === '-h') {
       console.log(USAGE)
       process.exit(0)
@@ -76,7 +78,7 @@ function runBuild(viteBin, app, config, outDir, env, profDir) {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2))
-  const pluginPath = join(root, 'dist/index.js')
+  const pluginPath = join(args.plugin, 'index.js')
   if (!existsSync(pluginPath)) {
     console.error(`missing ${relative(root, pluginPath)}: run \`npm run build\` first`)
     process.exit(1)
@@ -97,7 +99,7 @@ async function main() {
   // The plugin installed as a package, as a project has it: Vite leaves what the config imports
   // from node_modules to Node instead of bundling it into the config.
   const installed = join(app, 'node_modules/vite-plugin-cdn-publish')
-  cpSync(join(root, 'dist'), join(installed, 'dist'), { recursive: true })
+  cpSync(args.plugin, join(installed, 'dist'), { recursive: true })
   cpSync(join(root, 'package.json'), join(installed, 'package.json'))
   writeFileSync(configs.with, "import cdnPublish from 'vite-plugin-cdn-publish'\nexport default { plugins: [cdnPublish()] }\n")
   writeFileSync(configs.without, 'export default { plugins: [] }\n')
@@ -107,7 +109,7 @@ async function main() {
   const profDir = process.env.CDN_BENCH_CPU_PROF ? resolve(process.env.CDN_BENCH_CPU_PROF) : undefined
   if (profDir) mkdirSync(profDir, { recursive: true })
   const shown = relative(root, outBase)
-  console.log(`app: test/fixtures/basic in ${relative(root, app)}; vite ${viteVersion}, node ${process.version}`)
+  console.log(`app: test/fixtures/basic in ${relative(root, app)}; vite ${viteVersion}, node ${process.version}, plugin ${relative(root, args.plugin) || '.'}`)
   console.log(`${args.rounds} rounds (round 1 is a warm-up and is discarded); output: ${shown.startsWith('..') ? outBase : shown}/out-{with,without}\n`)
 
   const rows = []
