@@ -21,7 +21,7 @@ export interface CdnPublishPlugin {
   buildStart: (...args: any[]) => Promise<void>
   transform: { filter: { id: { include: RegExp; exclude: RegExp[] } }; handler: (...args: any[]) => any }
   renderChunk: (...args: any[]) => null
-  generateBundle: { order: 'post'; handler: (...args: any[]) => void }
+  generateBundle: { order: 'post'; handler: (...args: any[]) => Promise<void> }
   closeBundle: { order: 'post'; sequential: true; handler: (...args: any[]) => Promise<void> }
   buildApp: { order: 'post'; handler: (...args: any[]) => Promise<void> }
 }
@@ -107,10 +107,10 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
 
     generateBundle: {
       order: 'post',
-      handler(this: Context, outputOptions: OutputOptions, bundle: Bundle) {
+      async handler(this: Context, outputOptions: OutputOptions, bundle: Bundle) {
         if (foreign(this)) return
         if (build.isSsr(this)) run.restoreKeptReferences(build, bundle)
-        else run.rewriteBundle(build, this, outputOptions, bundle)
+        else await run.rewriteBundle(build, this, outputOptions, bundle)
       },
     },
 

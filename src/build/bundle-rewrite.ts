@@ -6,14 +6,13 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
-import type { BuildContext } from './context.js'
+import type { BuildContext, Fingerprinted } from './context.js'
 import { restoreKeptReferences } from './css-transform.js'
 import { isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix } from './css-urls.js'
 import { manifestEntries } from './entries.js'
 import { planRenames } from './graph.js'
 import { contentHash } from './hash.js'
-import { rewriteHtml } from './html-refs.js'
-import { createManifest, stringifySorted, type OutputFile } from './manifest.js'
+import { bytesDigest, createManifest, stringifySorted, type OutputFile } from './manifest.js'
 import { decodeUrlPath, dirname, fingerprintedName, joinOutputPath, type HashSpan } from './names.js'
 import {
   bytesOf,
@@ -64,12 +63,12 @@ function createPass(build: BuildContext, ctx: Context, outputOptions: OutputOpti
 }
 
 /** The `generateBundle` hook's body for a client output. */
-export function rewriteBundle(build: BuildContext, ctx: Context, outputOptions: OutputOptions, bundle: Bundle): void {
+export async function rewriteBundle(build: BuildContext, ctx: Context, outputOptions: OutputOptions, bundle: Bundle): Promise<void> {
   const { opts } = build
   const pass = createPass(build, ctx, outputOptions, bundle)
   const changed = restoreKeptReferences(build, bundle)
   for (const fileName of rewriteStylesheets(pass)) changed.add(fileName)
-  rewriteHtmlPages(pass)
+  await rewriteHtmlPages(pass)
   /** Bundle entries re-emitted under new names, which the bundle object no longer shows. */
   const moved = changed.size ? renameChanged(pass, changed) : []
 
@@ -117,11 +116,16 @@ function rewriteStylesheets(pass: Pass): Set<string> {
   return changed
 }
 
-/** HTML: resources the page loads from the public directory. */
-function rewriteHtmlPages(pass: Pass): void {
+/**
+ * HTML: resources the page loads from the public directory. The HTML parser is loaded by the
+ * first output that has a page (a library or a server build has none).
+ */
+async function rewriteHtmlPages(pass: Pass): Promise<void> {
   const { bundle, urls, build } = pass
-  for (const entry of Object.values(bundle)) {
-    if (entry.type !== 'asset' || !isHtml(entry.fileName)) continue
+  const pages = Object.values(bundle).filter((entry): entry is BundleAsset => entry.type === 'asset' && isHtml(entry.fileName))
+  if (!pages.length) return
+  const { rewriteHtml } = await import('./html-refs.js')
+  for (const entry of pages) {
     const page = entry.fileName
     const text = rewriteHtml(textOf(entry)!, {
       attr(value) {
@@ -257,17 +261,29 @@ function emitManifest(pass: Pass, manifestName: string, outputs: BundleEntry[], 
   const { build } = pass
   const { vite, opts } = build
   const files = new Map<string, OutputFile>()
+  // Each public file fingerprinted in this build is hashed once: its copy and, when Vite copies it
+  // too, the file itself share the digest of the bytes read to name the copy.
+  const copies = new Map([...build.fingerprinted.values()].map((f) => [f.fileName, f]))
+  const digestOf = (f: Fingerprinted) => (f.digest ??= bytesDigest(f.bytes))
   // the files Vite copies from its public directory (a framework's web root is not copied)
   const publicDir = vite?.publicDir
   if (vite && vite.build.copyPublicDir !== false && publicDir) {
     for (const rel of listFiles(publicDir)) {
-      files.set(rel, { fileName: rel, path: path.join(publicDir, rel), immutable: false })
+      const f = build.publicSourceOf(rel) === publicDir ? build.fingerprinted.get(rel) : undefined
+      files.set(rel, f ? { fileName: rel, digest: digestOf(f), immutable: false } : { fileName: rel, path: path.join(publicDir, rel), immutable: false })
     }
   }
-  for (const [name, f] of pass.extra) files.set(name, f)
+  for (const [name, f] of pass.extra) {
+    const copy = copies.get(name)
+    files.set(name, copy ? { fileName: name, digest: digestOf(copy), immutable: f.immutable } : f)
+  }
   for (const e of outputs) {
     if (e.fileName === manifestName) continue
-    files.set(e.fileName, { fileName: e.fileName, bytes: bytesOf(e), immutable: Boolean(hashed(e)) })
+    const bytes = bytesOf(e)
+    const copy = copies.get(e.fileName)
+    // a copy whose bytes a plugin before this one changed is hashed as it now is
+    const digest = copy && sameBytes(bytes, copy.bytes) ? digestOf(copy) : undefined
+    files.set(e.fileName, digest ? { fileName: e.fileName, digest, immutable: Boolean(hashed(e)) } : { fileName: e.fileName, bytes, immutable: Boolean(hashed(e)) })
   }
   const aliases: Record<string, string> = {}
   for (const [rel, f] of [...build.fingerprinted].sort(([a], [b]) => (a < b ? -1 : 1))) if (f.ref) aliases[rel] = f.fileName
@@ -279,6 +295,11 @@ function emitManifest(pass: Pass, manifestName: string, outputs: BundleEntry[], 
     label: opts.label,
   })
   pass.ctx.emitFile({ type: 'asset', fileName: manifestName, source: stringifySorted(manifest) })
+}
+
+/** Whether two contents are the same bytes. */
+function sameBytes(a: Uint8Array | string, b: Uint8Array): boolean {
+  return typeof a !== 'string' && a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 }
 
 function outDirOf(output: { dir?: string; file?: string }): string {

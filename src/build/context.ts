@@ -11,7 +11,9 @@ import { Codes } from '../errors.js'
 import { detectFramework, type Framework } from '../frameworks/index.js'
 import type { ResolvedBuildOptions } from '../options/types.js'
 import { contentHash } from './hash.js'
+import type { FileDigest } from './manifest.js'
 import { fingerprintedName, joinOutputPath } from './names.js'
+import { listFiles } from './public-files.js'
 import type { Context, ViteConfigLike } from './types.js'
 
 export interface Fingerprinted {
@@ -20,6 +22,8 @@ export interface Fingerprinted {
   bytes: Uint8Array
   /** Reference id when emitted through the bundler. */
   ref?: string
+  /** Size and integrity of `bytes`, once the manifest needed them (the copy and its source share them). */
+  digest?: FileDigest
 }
 
 /** Where a stylesheet reference sits, for a report. */
@@ -66,6 +70,8 @@ export interface BuildContext {
   isSsr(ctx: Context): boolean
   /** `rel` normalised, when it names a file in one of the public directories (see `start`). */
   publicFile(rel: string): string | undefined
+  /** The public directory a file `publicFile` found is in. */
+  publicSourceOf(rel: string): string | undefined
   /** The hashed copy of a public file (read and named once per build). */
   fingerprint(rel: string): Fingerprinted
   /** The hashed copy of a public file, emitted through the bundler (once per build). */
@@ -113,6 +119,17 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
    * the web root itself), or the `publicDir` option under Rollup.
    */
   let publicDirs: string[] = []
+  /** `allowed()` with each directory's prefix, worked out at the first `isAllowed` of a build. */
+  let allowedDirs: { dir: string; prefix: string }[] | undefined
+  /** The files of Vite's public directory, listed at the first look-up of a build. */
+  let publicListing: Set<string> | undefined
+  const listing = () => (publicListing ??= new Set(vite?.publicDir ? listFiles(vite.publicDir) : []))
+  /**
+   * Whether `normal` is a file in `dir`: Vite's public directory answers from its listing (no
+   * file-system call per reference); a name it does not list (a link, a name in other case on a
+   * case-insensitive disk) and every other directory ask the file system.
+   */
+  const inDir = (dir: string, normal: string) => (dir === vite?.publicDir && listing().has(normal)) || isFile(path.join(dir, normal))
 
   const build: BuildContext = {
     get vite() {
@@ -152,6 +169,8 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
       readInSources = new Set()
       entryChunks = new Map()
       publicSources = new Map()
+      publicListing = undefined
+      allowedDirs = undefined
       if (!vite) publicDirs = options.publicDir ? [path.resolve(options.publicDir)] : []
       else publicDirs = [...(vite.publicDir && isDirectory(vite.publicDir) ? [vite.publicDir] : []), ...(framework?.webRoots?.(vite) ?? [])]
     },
@@ -163,11 +182,13 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
       const normal = joinOutputPath('', rel)
       if (!normal) return undefined
       if (publicSources.has(normal)) return normal
-      const dir = publicDirs.find((d) => isFile(path.join(d, normal)))
+      const dir = publicDirs.find((d) => inDir(d, normal))
       if (dir === undefined) return undefined
       publicSources.set(normal, dir)
       return normal
     },
+
+    publicSourceOf: (rel) => publicSources.get(rel),
 
     fingerprint(rel) {
       let f = fingerprinted.get(rel)
@@ -205,7 +226,10 @@ export function createBuildContext(init: BuildContextOptions = {}): BuildContext
 
     allowed: () => (vite?.server?.fs?.allow ?? [vite?.root ?? process.cwd()]).map((d) => path.resolve(d)),
 
-    isAllowed: (file) => build.allowed().some((dir) => file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep)),
+    isAllowed(file) {
+      allowedDirs ??= build.allowed().map((dir) => ({ dir, prefix: dir.endsWith(path.sep) ? dir : dir + path.sep }))
+      return allowedDirs.some(({ dir, prefix }) => file === dir || file.startsWith(prefix))
+    },
 
     keepAsWritten(url) {
       const token = `${KEEP_TOKEN_PREFIX}${createHash('sha256').update(url).digest('hex').slice(0, 16)}`

@@ -6,8 +6,18 @@ import type { CdnManifest, ManifestEntry, ManifestFile } from './manifest-types.
 
 export type { CdnManifest, ManifestEntry, ManifestFile } from './manifest-types.js'
 
-/** A file that will be published, as the manifest describes it: its bytes, or where to read them. */
-export type OutputFile = { fileName: string; immutable: boolean } & ({ bytes: Uint8Array | string } | { path: string })
+/** Size and SRI integrity of a file's bytes. */
+export interface FileDigest {
+  size: number
+  integrity: string
+}
+
+/**
+ * A file that will be published, as the manifest describes it: its bytes, where to read them, or
+ * their digest when another file of the output has the same bytes (a public file and its
+ * fingerprinted copy).
+ */
+export type OutputFile = { fileName: string; immutable: boolean } & ({ bytes: Uint8Array | string } | { path: string } | { digest: FileDigest })
 
 export interface ManifestInput {
   files: Iterable<OutputFile>
@@ -19,25 +29,35 @@ export interface ManifestInput {
 
 /** Describe one file: size, SRI integrity, content type, immutability. */
 export function describeFile(file: OutputFile): ManifestFile {
-  const { size, integrity: sri } =
-    'path' in file
-      ? fileDigest(file.path)
-      : { size: typeof file.bytes === 'string' ? Buffer.byteLength(file.bytes) : file.bytes.byteLength, integrity: integrity(file.bytes) }
+  const { size, integrity: sri } = 'digest' in file ? file.digest : 'path' in file ? fileDigest(file.path) : bytesDigest(file.bytes)
   return { size, integrity: sri, contentType: contentTypeOf(file.fileName), immutable: file.immutable }
 }
 
-/** Size and SRI integrity of a file on disk, read in chunks (memory stays bounded for large files). */
-function fileDigest(file: string): { size: number; integrity: string } {
-  const hash = createHash('sha384')
-  const chunk = Buffer.allocUnsafe(1 << 20)
+/** Size and SRI integrity of bytes in memory. */
+export function bytesDigest(bytes: Uint8Array | string): FileDigest {
+  return { size: typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength, integrity: integrity(bytes) }
+}
+
+/** The buffer `fileDigest` reads into, allocated once (reads are synchronous, so one is enough). */
+let readBuffer: Buffer | undefined
+
+/**
+ * Size and SRI integrity of a file on disk: a file that fits the buffer is hashed in one call, a
+ * larger one in chunks (memory stays bounded for large files).
+ */
+function fileDigest(file: string): FileDigest {
+  const chunk = (readBuffer ??= Buffer.allocUnsafe(1 << 20))
   const fd = openSync(file, 'r')
-  let size = 0
   try {
+    let size = 0
+    for (let n; size < chunk.length && (n = readSync(fd, chunk, size, chunk.length - size, null)) > 0; ) size += n
+    if (size < chunk.length) return { size, integrity: integrity(chunk.subarray(0, size)) }
+    const hash = createHash('sha384').update(chunk)
     for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0; size += n) hash.update(chunk.subarray(0, n))
+    return { size, integrity: `sha384-${hash.digest('base64')}` }
   } finally {
     closeSync(fd)
   }
-  return { size, integrity: `sha384-${hash.digest('base64')}` }
 }
 
 /** Release id: a hash of the sorted `(path, integrity)` list, so identical builds are one release. */

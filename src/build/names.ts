@@ -76,8 +76,13 @@ export function dirname(path: string): string {
   return i < 0 ? '' : path.slice(0, i)
 }
 
+/** A path already in normal form, with at most a leading `/`: no empty, `.` or `..` segment. */
+const NORMAL_PATH_RE = /^\/?(?!\.\.?(?:\/|$))[^/]+(?:\/(?!\.\.?(?:\/|$))[^/]+)*$/
+
 /** Join and normalise a POSIX path relative to the output root; `undefined` when it climbs above the root. */
 export function joinOutputPath(dir: string, relative: string): string | undefined {
+  // the usual case, a root-absolute reference or one from the root, needs no splitting
+  if ((dir === '' || relative.startsWith('/')) && NORMAL_PATH_RE.test(relative)) return relative.startsWith('/') ? relative.slice(1) : relative
   const parts = relative.startsWith('/') ? [] : dir.split('/').filter(Boolean)
   for (const part of relative.split('/')) {
     if (part === '' || part === '.') continue

@@ -2,7 +2,8 @@
  * The checks behind every option: each throws `CdnPublishError` (`INVALID_OPTION`) naming the
  * option (or the variable it came from) and the rule the value breaks.
  */
-import picomatch from 'picomatch'
+import { createRequire } from 'node:module'
+import type Picomatch from 'picomatch'
 import { CdnPublishError, Codes } from '../errors.js'
 import { invalidEnv, type ValueSource } from './env.js'
 import { DEFAULT_CACHE_CONTROL, DEFAULT_PRECOMPRESS_INCLUDE, type GlobMatcher, type ResolvedHeaderRule, type ResolvedPrecompress } from './types.js'
@@ -159,6 +160,10 @@ function checkHeaderValue(option: string, value: unknown): string {
   return value
 }
 
+/** picomatch, loaded by the first glob an option names (most builds name none). */
+let picomatch: typeof Picomatch | undefined
+const loadPicomatch = () => (picomatch ??= createRequire(import.meta.url)('picomatch') as typeof Picomatch)
+
 /** The globs' picomatch options: dotfiles match like other files, and `\` escapes on every OS (paths are `/`-separated). */
 const GLOB_OPTIONS = { dot: true, windows: false, strictBrackets: true, debug: true } as const
 const OPENER: Record<string, string> = { '}': '{', ']': '[', ')': '(' }
@@ -174,7 +179,7 @@ export function compileGlob(pattern: string): GlobMatcher {
   const broken = unbalanced(pattern)
   if (broken) throw new Error(broken)
   try {
-    return picomatch(pattern.replace(/^\.?\/+/, ''), GLOB_OPTIONS)
+    return loadPicomatch()(pattern.replace(/^\.?\/+/, ''), GLOB_OPTIONS)
   } catch (e) {
     const m = /^Missing (opening|closing): "(.)"/.exec((e as Error).message)
     if (!m) throw new Error(`cannot be compiled (${(e as Error).message})`)
