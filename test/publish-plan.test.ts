@@ -441,6 +441,12 @@ describe('planPublish', () => {
     expect(plan.previous).toBeUndefined()
   })
 
+  test('a pending record naming another previous release is written again, naming the current one (a release became current meanwhile)', () => {
+    const plan = planPublish(input({ listing: everything(), ownRecord: record({ state: 'pending', previous: 'r1' }), pointer: 'r9' }))
+    expect(plan.record).toMatchObject({ write: true, reason: 'previous release changed', createdAt: '2029-01-01T00:00:00.000Z' })
+    expect(plan.previous?.release).toBe('r9')
+  })
+
   test('a pending record of the same files is kept (rerun), and still activated', () => {
     const plan = planPublish(input({ listing: everything(), ownRecord: record({ state: 'pending', previous: 'r1' }), pointer: 'r1' }))
     expect(plan.record).toMatchObject({ write: false, reason: 'pending record exists', createdAt: '2029-01-01T00:00:00.000Z' })
