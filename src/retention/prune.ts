@@ -89,12 +89,11 @@ export async function runPrune(input: PruneInput): Promise<PruneReport> {
   const recordsDir = prefix + RECORDS_DIR
   let bytesFreed = 0
   for (let plans = 1; plans <= MAX_PLANS; plans++) {
-    const state = await readBucketState(store, prefix, input.manifest, input.concurrency, plans === 1 ? input.known : undefined, recordViews(prefix))
-    const plan = planPrune(policyInput(state, retention, now().getTime(), input.assumeCurrent))
+    const { plan, current, recordKeys, planned } = await readAndPlan(input, plans === 1 ? input.known : undefined, now().getTime())
     const report = (extra: Partial<PruneReport> = {}): PruneReport => ({
       dryRun,
       ...(plan.refused ? { refused: plan.refused } : {}),
-      ...(state.current !== undefined || input.assumeCurrent ? { current: input.assumeCurrent?.release ?? state.current } : {}),
+      ...(current !== undefined || input.assumeCurrent ? { current: input.assumeCurrent?.release ?? current } : {}),
       releases: {
         kept: plan.releases.filter((r) => r.keep).map((r) => r.release),
         deleted: dryRun ? plan.releases.filter((r) => !r.keep).map((r) => r.release) : [...deletedReleases].sort(),
@@ -117,10 +116,9 @@ export async function runPrune(input: PruneInput): Promise<PruneReport> {
 
     const size = new Map<string, number>()
     for (const o of plan.objects) if (o.action === 'delete') size.set(o.key, o.size)
-    const planned = recordObjects(state)
     let changed = false
     for (let i = 0; i < plan.deletions.length; i += batchSize) {
-      if (!(await recordsUnchanged(store, state.prefix, planned, deletedRecords))) {
+      if (!(await recordsUnchanged(store, prefix, planned, deletedRecords))) {
         changed = true
         break
       }
@@ -129,7 +127,7 @@ export async function runPrune(input: PruneInput): Promise<PruneReport> {
       for (const key of result.deleted) {
         deleted.push(key)
         bytesFreed += size.get(key) ?? 0
-        const release = state.recordKeys.get(key)
+        const release = recordKeys.get(key)
         if (release !== undefined) deletedReleases.push(release)
         if (key.startsWith(recordsDir)) deletedRecords.add(key)
       }
@@ -216,11 +214,18 @@ export function policyInput(state: BucketState<ReleaseRecordView>, retention: Re
   }
 }
 
-/** The record objects of a listing (what a change under the prune is judged by), as comparable lines, sorted. */
-function recordObjects(state: BucketState<unknown>): string[] {
-  return recordLines(state.listing, state.prefix + RECORDS_DIR)
+/**
+ * Reads the bucket and plans on it. Returns what the deletions need, not the state itself: the
+ * listing can be large, and is not needed while deleting.
+ */
+async function readAndPlan(input: PruneInput, known: KnownState | undefined, now: number) {
+  const { store, prefix } = input
+  const state = await readBucketState(store, prefix, input.manifest, input.concurrency, known, recordViews(prefix))
+  const plan = planPrune(policyInput(state, input.retention, now, input.assumeCurrent))
+  return { plan, current: state.current, recordKeys: state.recordKeys, planned: recordLines(state.listing, prefix + RECORDS_DIR) }
 }
 
+/** The record objects of a listing (what a change under the prune is judged by), as comparable lines, sorted. */
 function recordLines(listing: StoredObject[], dir: string): string[] {
   const lines: string[] = []
   for (const o of listing) if (o.key.startsWith(dir)) lines.push(`${o.key}\0${o.size}\0${o.etag}`)
