@@ -2,7 +2,7 @@
 // record, the stable manifest) and planning on it, as `runPrune` does before its first deletion.
 // Default: 1,000,000 listed objects and 2,000 releases naming 200–2,000 files each (neighbouring
 // releases share most of them), two snapshots per release, 1,000 orphans. The store is in memory:
-// its listing is generated page by page as S3 would send it (fresh objects, a Date each) and the
+// each listing is built as the S3 store builds it (fresh objects in key order, a Date each) and the
 // records are real pretty-printed record files read from disk.
 //
 // Each measurement runs in a fresh Node process, so its CPU time (process.cpuUsage) and peak RSS
@@ -13,31 +13,33 @@
 // Targets (planning): < 5 s CPU and < 1 GB peak RSS.
 //
 // Build first: npm run build
-// Usage: node bench/prune-plan.mjs [--objects N] [--releases N] [--rounds N] [--prune]
+// Usage: node bench/prune-plan.mjs [--objects N] [--releases N] [--rounds N] [--prune] [--dist DIR]
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { dirname, join, relative } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const dist = (p) => join(root, 'dist', p)
-if (!existsSync(dist('retention/prune.js'))) {
-  console.error(`missing ${relative(root, dist('retention/prune.js'))}: run \`npm run build\` first`)
-  process.exit(1)
-}
-
 const { values: args } = parseArgs({
   options: {
     objects: { type: 'string', default: '1000000' },
     releases: { type: 'string', default: '2000' },
     rounds: { type: 'string', default: '3' },
     prune: { type: 'boolean', default: false },
+    // another build of the plugin (an older commit's `dist/`), to compare
+    dist: { type: 'string', default: join(root, 'dist') },
     child: { type: 'string' },
   },
 })
+const dist = (p) => resolve(args.dist, p)
+if (!existsSync(dist('retention/prune.js'))) {
+  console.error(`missing ${relative(root, dist('retention/prune.js'))}: run \`npm run build\` first`)
+  process.exit(1)
+}
+
 const OBJECTS = Number(args.objects)
 const RELEASES = Number(args.releases)
 const ORPHANS = 1_000
@@ -79,21 +81,21 @@ function window(i) {
 }
 const snapshotPath = (i, s) => `.cdn-publish/snapshots/${hex8(i, 10 + s)}${hex8(i, 20 + s)}`
 
-/** The listing's small parts (records, snapshots, single files, orphans) as [key, size, etagSalt/index, lastModified]. */
+/** The listing's small parts (records, snapshots, single files, orphans) as [key, size, etag, lastModified]. */
 function smallParts() {
   const records = []
   const snapshots = []
   for (let i = 0; i < RELEASES; i++) {
-    records.push([`${prefix}.cdn-publish/releases/${releaseId(i)}.json`, 300 * window(i).n, i, T0 + i * H + (i === RELEASES - 1 ? 0 : H)])
-    for (let s = 0; s < SNAPSHOTS_PER_RELEASE; s++) snapshots.push([prefix + snapshotPath(i, s), 2000, i * 10 + s, T0 + i * H])
+    records.push([`${prefix}.cdn-publish/releases/${releaseId(i)}.json`, 300 * window(i).n, etagOf(i, 3), T0 + i * H + (i === RELEASES - 1 ? 0 : H)])
+    for (let s = 0; s < SNAPSHOTS_PER_RELEASE; s++) snapshots.push([prefix + snapshotPath(i, s), 2000, etagOf(i * 10 + s, 4), T0 + i * H])
   }
   snapshots.sort((a, b) => (a[0] < b[0] ? -1 : 1))
   const tail = [
-    [`${prefix}${manifest}`, 500, 1, NOW - H],
-    [`${prefix}index.html`, 3000, 2, NOW - H],
+    [`${prefix}${manifest}`, 500, etagOf(1, 5), NOW - H],
+    [`${prefix}index.html`, 3000, etagOf(2, 5), NOW - H],
   ]
-  const orphans = Array.from({ length: ORPHANS }, (_, i) => [`${prefix}legacy/old-${pad(i, 6)}.js`, 100, i, T0 - 1000 * H])
-  return { meta: [...records, ...snapshots], tail, orphans }
+  const orphans = Array.from({ length: ORPHANS }, (_, i) => [`${prefix}legacy/old-${pad(i, 6)}.js`, 100, etagOf(i, 6), T0 - 1000 * H])
+  return { records, snapshots, tail, orphans }
 }
 
 function recordJson(i) {
@@ -143,9 +145,9 @@ function ensureRecords() {
  * order, a Date each), `getBytes` reads the record files, `deleteMany` forgets keys.
  */
 function memoryStore() {
-  const { meta, tail, orphans } = smallParts()
+  const { records, snapshots, tail, orphans } = smallParts()
   const gone = new Set()
-  const object = ([key, size, salt, time]) => ({ key, size, etag: etagOf(salt, 3), lastModified: new Date(time) })
+  const object = ([key, size, etag, time]) => ({ key, size, etag, lastModified: new Date(time) })
   // The pool's keys, sizes and ETags are made once, outside the measurement: what is measured is
   // the plugin's work on the listing, not this generator's.
   // Through a Buffer: flat strings, as a response parser makes them, not trees of concatenations.
@@ -154,7 +156,8 @@ function memoryStore() {
   const sizes = Int32Array.from({ length: POOL }, (_, i) => poolSize(i))
   const etags = Array.from({ length: POOL }, (_, i) => flat(etagOf(i, 0)))
   const parts = [
-    { under: `${prefix}.cdn-publish/`, *objects() { for (const o of meta) yield object(o) } },
+    { under: `${prefix}.cdn-publish/releases/`, *objects() { for (const o of records) yield object(o) } },
+    { under: `${prefix}.cdn-publish/snapshots/`, *objects() { for (const o of snapshots) yield object(o) } },
     {
       under: `${prefix}assets/`,
       *objects() {
@@ -216,8 +219,8 @@ async function child(mode) {
   const start = process.cpuUsage()
   let summary
   if (mode === 'plan') {
-    // as runPrune reads and plans
-    const state = await readBucketState(store, prefix, manifest, 8, undefined, recordViews(prefix))
+    // as runPrune reads and plans (builds before recordViews read whole records)
+    const state = recordViews ? await readBucketState(store, prefix, manifest, 8, undefined, recordViews(prefix)) : await readBucketState(store, prefix, manifest, 8)
     const plan = planPrune(policyInput(state, retention, NOW))
     summary = {
       objects: state.listing.length,
@@ -261,7 +264,7 @@ if (args.child) {
   const modes = ['plan', 'baseline', ...(args.prune ? ['prune'] : [])]
   const run = (mode) =>
     JSON.parse(
-      execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', mode, '--objects', String(OBJECTS), '--releases', String(RELEASES)], {
+      execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', mode, '--objects', String(OBJECTS), '--releases', String(RELEASES), '--dist', args.dist], {
         encoding: 'utf8',
         maxBuffer: 1 << 20,
       }),
