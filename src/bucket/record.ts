@@ -82,11 +82,16 @@ export function snapshotKey(integrity: string, encoding?: string): string {
   return `${SNAPSHOTS_DIR}${hex}${encoding ? `.${encoding}` : ''}`
 }
 
+/** Every path (relative to the prefix) a release needs: its files and its snapshots. */
+export function releasePaths(record: ReleaseRecord): string[] {
+  const paths = Object.keys(record.files)
+  for (const s of Object.values(record.snapshots ?? {})) paths.push(s.key)
+  return paths
+}
+
 /** Every key (full, prefix included) a release needs: its files and its snapshots. */
 export function releaseKeys(record: ReleaseRecord, prefix: string): string[] {
-  const keys = Object.keys(record.files).map((p) => prefix + p)
-  for (const s of Object.values(record.snapshots ?? {})) keys.push(prefix + s.key)
-  return keys
+  return releasePaths(record).map((p) => prefix + p)
 }
 
 const STATES = new Set<string>(['pending', 'current', 'replaced'])

@@ -131,7 +131,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
         return fail(err, 'list', prefix)
       }
       // S3 lists in UTF-8 byte order; some stores do not, and callers may rely on it
-      return out.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)))
+      return out.sort((a, b) => compareUtf8(a.key, b.key))
     },
 
     async head(key) {
@@ -333,6 +333,24 @@ function requestMiddleware(edit: (request: OutgoingRequest) => void, { copy = fa
       edit(clone)
       return next({ ...args, request: clone })
     }
+}
+
+/**
+ * Orders two strings as their UTF-8 bytes compare (code point order), without encoding them. UTF-16
+ * code units already compare that way, except a surrogate (a code point above U+FFFF) against a
+ * unit of U+E000–U+FFFF: those are moved apart so that the surrogate comes last.
+ */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x === y) continue
+    if (x < 0xd800 || y < 0xd800) return x - y
+    const rank = (c: number) => (c >= 0xe000 ? c - 0x800 : c + 0x2000)
+    return rank(x) - rank(y)
+  }
+  return a.length - b.length
 }
 
 function unquote(etag: string | undefined): string {

@@ -9,12 +9,12 @@ import { pool } from '../util/pool.js'
 import { parseRecord, RECORDS_DIR, type ReleaseRecord } from './record.js'
 import type { ObjectStore, StoredObject } from './store.js'
 
-export interface BucketState {
+export interface BucketState<R = ReleaseRecord> {
   prefix: string
   /** Every object under the prefix. */
   listing: StoredObject[]
-  /** Release id → its record, for every record that could be read. */
-  records: Map<string, ReleaseRecord>
+  /** Release id → its record (or what the caller keeps of it), for every record that could be read. */
+  records: Map<string, R>
   /** Record key → release id it describes. */
   recordKeys: Map<string, string>
   /** Keys of record objects that could not be read or do not describe the release their name says. */
@@ -35,13 +35,39 @@ export interface KnownState {
   current: string | undefined
 }
 
-export async function readBucketState(store: ObjectStore, prefix: string, manifest: string, concurrency = 8, known?: KnownState): Promise<BucketState> {
+/**
+ * Reduces a record, as soon as it is read, to what the caller keeps of it: with thousands of large
+ * records, holding only what a caller needs (a prune: the keys) bounds the memory of the read.
+ */
+export type RecordSummary<R> = (record: ReleaseRecord, key: string) => R
+
+/**
+ * Lists the prefix, then reads every release record it shows (`concurrency` at once) and the
+ * stable manifest. Each record is kept whole, or as `summarise` reduces it.
+ */
+export function readBucketState(store: ObjectStore, prefix: string, manifest: string, concurrency?: number, known?: KnownState): Promise<BucketState>
+export function readBucketState<R>(
+  store: ObjectStore,
+  prefix: string,
+  manifest: string,
+  concurrency: number | undefined,
+  known: KnownState | undefined,
+  summarise: RecordSummary<R>,
+): Promise<BucketState<R>>
+export async function readBucketState<R>(
+  store: ObjectStore,
+  prefix: string,
+  manifest: string,
+  concurrency = 8,
+  known?: KnownState,
+  summarise: RecordSummary<R | ReleaseRecord> = (record) => record,
+): Promise<BucketState<R | ReleaseRecord>> {
   const listing = known?.listing ?? (await store.list(prefix))
   const read = new Map((known?.records ?? []).map((r) => [r.release, r]))
   const recordsDir = prefix + RECORDS_DIR
   const manifestKey = prefix + manifest
   const recordObjects = listing.filter((o) => o.key.startsWith(recordsDir) && RECORD_NAME_RE.test(o.key.slice(recordsDir.length)))
-  const records = new Map<string, ReleaseRecord>()
+  const records = new Map<string, R | ReleaseRecord>()
   const recordKeys = new Map<string, string>()
   const unreadable: string[] = []
   const [current] = await Promise.all([
@@ -55,7 +81,7 @@ export async function readBucketState(store: ObjectStore, prefix: string, manife
         record = parseRecord(parseJson(bytes))
       }
       if (record?.release === id) {
-        records.set(id, record)
+        records.set(id, summarise(record, o.key))
         recordKeys.set(o.key, id)
       } else unreadable.push(o.key)
     }),
@@ -71,7 +97,8 @@ export async function readRecord(store: ObjectStore, key: string): Promise<Relea
 
 function parseJson(bytes: Uint8Array): unknown {
   try {
-    return JSON.parse(Buffer.from(bytes).toString('utf8'))
+    // a view of the bytes, not a copy: records can be large
+    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'))
   } catch {
     return undefined
   }

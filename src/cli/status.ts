@@ -10,7 +10,7 @@ import type { ResolvedRetention } from '../options/types.js'
 import { endpointLabel } from '../publish/report.js'
 import type { PublishRunOptions } from '../publish/run.js'
 import { planPrune } from '../retention/policy.js'
-import { policyInput } from '../retention/prune.js'
+import { policyInput, withRecordViews } from '../retention/prune.js'
 import { formatDuration } from '../util/duration.js'
 import type { Io } from './args.js'
 
@@ -19,7 +19,7 @@ export async function status(o: PublishRunOptions, manifest: string, retention: 
   const state = await readBucketState(store, o.prefix, manifest, o.concurrency)
   const policy = retention === false ? undefined : retention
   const skipped = policy && o.prefix === '' && !policy.allowRootPrefix ? 'the prefix is empty (see --allow-root-prefix)' : undefined
-  const plan = policy && !skipped ? planPrune(policyInput(state, policy, Date.now())) : undefined
+  const plan = policy && !skipped ? planPrune(policyInput(withRecordViews(state), policy, Date.now())) : undefined
   const decision = new Map(plan?.releases.map((r) => [r.release, r]) ?? [])
   const listed = new Set(state.listing.map((x) => x.key))
   // the current release first, then by when each stopped being current (or was created), latest first

@@ -390,23 +390,24 @@ export function planPrune(input: PolicyInput): PrunePlan {
     )
   const deleted = evaluated.filter((e) => !e.keep).sort((a, b) => cmpStr(a.record.release, b.record.release))
 
-  /** Key → the first kept release (in attribution order) that names it. */
-  const keptBy = new Map<string, Evaluated>()
+  /**
+   * Key → the first kept release (in attribution order) that names it; for a key named only by
+   * deleted releases, whether all of them are abandoned pending publishes. One entry per key,
+   * however many releases name it.
+   */
+  const namedBy = new Map<string, Evaluated | boolean>()
   const recordOf = new Map<string, Evaluated>()
   for (const e of kept) {
     recordOf.set(e.record.recordKey, e)
-    for (const k of e.record.keys) if (!keptBy.has(k)) keptBy.set(k, e)
+    for (const k of e.record.keys) if (!namedBy.has(k)) namedBy.set(k, e)
   }
-  /** Key named only by deleted releases → whether all of them are abandoned pending publishes. */
-  const deletedBy = new Map<string, boolean>()
   for (const e of deleted) {
     recordOf.set(e.record.recordKey, e)
     const abandoned = e.reason === 'pending-abandoned'
     for (const k of e.record.keys) {
-      if (keptBy.has(k)) continue
-      const prev = deletedBy.get(k)
-      if (prev === undefined) deletedBy.set(k, abandoned)
-      else if (prev && !abandoned) deletedBy.set(k, false)
+      const prev = namedBy.get(k)
+      if (prev === undefined) namedBy.set(k, abandoned)
+      else if (prev === true && !abandoned) namedBy.set(k, false)
     }
   }
 
@@ -425,7 +426,9 @@ export function planPrune(input: PolicyInput): PrunePlan {
   const recordsDir = prefix + RECORDS_DIR
   const graceText = formatDuration(policy.grace)
 
-  const listing = [...input.listing].sort((a, b) => cmpStr(a.key, b.key))
+  // A store lists in key order: sorted only when it is not.
+  const byKey = (a: ListedObject, b: ListedObject) => cmpStr(a.key, b.key)
+  const listing = input.listing.every((o, i, all) => i === 0 || byKey(all[i - 1], o) <= 0) ? input.listing : [...input.listing].sort(byKey)
   const objects: ObjectDecision[] = []
   const fileDeletions: string[] = []
   const orphanDeletions: string[] = []
@@ -435,58 +438,57 @@ export function planPrune(input: PolicyInput): PrunePlan {
   let currentFound = 0
   let bytesFreed = 0
   let last: string | undefined
+  const keep = (o: ListedObject, reason: KeepReason, detail: string) => objects.push({ key: o.key, size: o.size, action: 'keep', reason, detail })
+  const remove = (o: ListedObject, reason: DeleteReason, detail: string, into: string[]) => {
+    objects.push({ key: o.key, size: o.size, action: 'delete', reason, detail })
+    into.push(o.key)
+    bytesFreed += o.size
+  }
   for (const o of listing) {
     if (o.key === last) continue // a key listed twice
     last = o.key
-    const { key, size } = o
-    const keep = (reason: KeepReason, detail: string) => objects.push({ key, size, action: 'keep', reason, detail })
-    const remove = (reason: DeleteReason, detail: string, into: string[]) => {
-      objects.push({ key, size, action: 'delete', reason, detail })
-      into.push(key)
-      bytesFreed += size
-    }
+    const { key } = o
 
     if (protectedKeys.has(key)) {
-      keep('protected', 'protected key: never deleted')
+      keep(o, 'protected', 'protected key: never deleted')
       continue
     }
     const rec = recordOf.get(key)
     if (rec?.keep) {
-      keep(rec.reason as KeepReason, `record of kept release ${rec.record.release} (${rec.reasons.join('; ')})`)
+      keep(o, rec.reason as KeepReason, `record of kept release ${rec.record.release} (${rec.reasons.join('; ')})`)
       continue
     }
-    const by = keptBy.get(key)
-    if (by) {
+    const by = namedBy.get(key)
+    if (typeof by === 'object') {
       if (by.reason === 'current') currentFound++
-      keep('named-by-kept-release', detailOf(by))
+      keep(o, 'named-by-kept-release', detailOf(by))
       continue
     }
     if (rec) {
-      remove(rec.reason as DeleteReason, `record of deleted release ${rec.record.release} (${rec.reasons.join('; ')}): deleted after its files`, recordDeletions)
+      remove(o, rec.reason as DeleteReason, `record of deleted release ${rec.record.release} (${rec.reasons.join('; ')}): deleted after its files`, recordDeletions)
       continue
     }
-    const abandonedOnly = deletedBy.get(key)
-    if (abandonedOnly !== undefined) {
-      if (abandonedOnly) remove('pending-abandoned', 'named only by abandoned pending releases', fileDeletions)
-      else remove('file-of-expired-releases-only', 'named only by releases that are deleted', fileDeletions)
+    if (by !== undefined) {
+      if (by) remove(o, 'pending-abandoned', 'named only by abandoned pending releases', fileDeletions)
+      else remove(o, 'file-of-expired-releases-only', 'named only by releases that are deleted', fileDeletions)
       continue
     }
     if (key.startsWith(metaDir)) {
       if (key.startsWith(recordsDir) && key.endsWith('.json')) unknownMeta.push(key)
-      keep('protected', `under ${META_DIR}: the plugin's own data is never deleted as an orphan`)
+      keep(o, 'protected', `under ${META_DIR}: the plugin's own data is never deleted as an orphan`)
       continue
     }
     // An orphan: no record names it.
     if (policy.orphans === 'keep') {
-      keep('orphan-kept', "named by no release record; kept (orphans: 'keep')")
+      keep(o, 'orphan-kept', "named by no release record; kept (orphans: 'keep')")
       continue
     }
     if (o.lastModified > now) futureOrphans++
     const age = Math.max(0, now - o.lastModified)
     if (age > policy.grace) {
-      remove('orphan-expired', `named by no release record, modified ${formatDuration(age)} ago (> grace ${graceText})`, orphanDeletions)
+      remove(o, 'orphan-expired', `named by no release record, modified ${formatDuration(age)} ago (> grace ${graceText})`, orphanDeletions)
     } else {
-      keep('orphan-young', `named by no release record, modified ${formatDuration(age)} ago (<= grace ${graceText})`)
+      keep(o, 'orphan-young', `named by no release record, modified ${formatDuration(age)} ago (<= grace ${graceText})`)
     }
   }
 
@@ -513,7 +515,7 @@ export function planPrune(input: PolicyInput): PrunePlan {
     releases,
     objects,
     // Each group is already in key order (the listing was sorted).
-    deletions: [...fileDeletions, ...orphanDeletions, ...recordDeletions],
+    deletions: fileDeletions.concat(orphanDeletions, recordDeletions),
     bytesFreed,
     warnings: [...warnings].sort(cmpStr),
   }

@@ -9,10 +9,10 @@
  * releases whose files could not all be deleted stay, so the next prune finishes the job.
  */
 import { CdnPublishError, Codes } from '../errors.js'
-import { readBucketState, type BucketState, type KnownState } from '../bucket/state.js'
+import { readBucketState, type BucketState, type KnownState, type RecordSummary } from '../bucket/state.js'
 import { formatBytes, silentLogger, type PublishLogger } from '../log.js'
-import { RECORDS_DIR, releaseKeys, type ReleaseRecord } from '../bucket/record.js'
-import { MAX_DELETE_BATCH, type DeleteResult, type ObjectStore } from '../bucket/store.js'
+import { RECORDS_DIR, releasePaths, type ReleaseRecord } from '../bucket/record.js'
+import { MAX_DELETE_BATCH, type DeleteResult, type ObjectStore, type StoredObject } from '../bucket/store.js'
 import { formatDuration } from '../util/duration.js'
 import type { ResolvedRetention } from '../options/types.js'
 import { planPrune, type PolicyInput, type PrunePlan, type ReleaseRecordView } from './policy.js'
@@ -84,14 +84,16 @@ export async function runPrune(input: PruneInput): Promise<PruneReport> {
   const deleted: string[] = []
   /** Releases whose record this prune deleted, over all its plans. */
   const deletedReleases: string[] = []
+  /** Record objects this prune deleted, over all its plans. */
+  const deletedRecords = new Set<string>()
+  const recordsDir = prefix + RECORDS_DIR
   let bytesFreed = 0
   for (let plans = 1; plans <= MAX_PLANS; plans++) {
-    const state = await readBucketState(store, prefix, input.manifest, input.concurrency, plans === 1 ? input.known : undefined)
-    const plan = planPrune(policyInput(state, retention, now().getTime(), input.assumeCurrent))
+    const { plan, current, recordKeys, planned } = await readAndPlan(input, plans === 1 ? input.known : undefined, now().getTime())
     const report = (extra: Partial<PruneReport> = {}): PruneReport => ({
       dryRun,
       ...(plan.refused ? { refused: plan.refused } : {}),
-      ...(state.current !== undefined || input.assumeCurrent ? { current: input.assumeCurrent?.release ?? state.current } : {}),
+      ...(current !== undefined || input.assumeCurrent ? { current: input.assumeCurrent?.release ?? current } : {}),
       releases: {
         kept: plan.releases.filter((r) => r.keep).map((r) => r.release),
         deleted: dryRun ? plan.releases.filter((r) => !r.keep).map((r) => r.release) : [...deletedReleases].sort(),
@@ -112,10 +114,11 @@ export async function runPrune(input: PruneInput): Promise<PruneReport> {
       return report()
     }
 
-    const size = new Map(plan.objects.map((o) => [o.key, o.size]))
+    const size = new Map<string, number>()
+    for (const o of plan.objects) if (o.action === 'delete') size.set(o.key, o.size)
     let changed = false
     for (let i = 0; i < plan.deletions.length; i += batchSize) {
-      if (!(await recordsUnchanged(store, state, new Set(deleted)))) {
+      if (!(await recordsUnchanged(store, prefix, planned, deletedRecords))) {
         changed = true
         break
       }
@@ -124,8 +127,9 @@ export async function runPrune(input: PruneInput): Promise<PruneReport> {
       for (const key of result.deleted) {
         deleted.push(key)
         bytesFreed += size.get(key) ?? 0
-        const release = state.recordKeys.get(key)
+        const release = recordKeys.get(key)
         if (release !== undefined) deletedReleases.push(release)
+        if (key.startsWith(recordsDir)) deletedRecords.add(key)
       }
       if (result.errors.length) {
         // stop here: what is left (records last) is retried by the next prune
@@ -143,32 +147,60 @@ export async function runPrune(input: PruneInput): Promise<PruneReport> {
   )
 }
 
-/** The bucket's state as the pure policy takes it. */
-export function policyInput(state: BucketState, retention: ResolvedRetention, now: number, assumeCurrent?: ReleaseRecord): PolicyInput {
-  const { prefix } = state
-  const views: ReleaseRecordView[] = []
-  for (const [key, id] of state.recordKeys) {
-    if (assumeCurrent && id === assumeCurrent.release) continue
-    views.push(recordView(state.records.get(id)!, key, prefix))
-  }
-  let current = state.current
-  if (assumeCurrent) {
-    // the release about to be published becomes current now; the one it replaces is replaced now
-    for (const v of views) {
-      if (v.release === current) {
-        v.state = 'replaced'
-        v.replacedAt = now
-      }
+/**
+ * What the policy needs of each record, reduced as `readBucketState` reads it: its state, its times
+ * and the keys it names. Each key is one string however many records name it.
+ */
+export function recordViews(prefix: string): RecordSummary<ReleaseRecordView> {
+  /** Path (relative to the prefix) → its full key. */
+  const keys = new Map<string, string>()
+  const fullKey = (path: string) => {
+    let key = keys.get(path)
+    if (key === undefined) {
+      key = prefix + path
+      keys.set(path, key)
     }
-    views.push({ ...recordView(assumeCurrent, `${prefix}${RECORDS_DIR}${assumeCurrent.release}.json`, prefix), state: 'current', publishedAt: now })
-    current = assumeCurrent.release
+    return key
+  }
+  const time = (t: string | undefined) => (t === undefined ? undefined : Date.parse(t))
+  return (r, key) => {
+    const view: ReleaseRecordView = { release: r.release, recordKey: key, state: r.state, createdAt: Date.parse(r.createdAt), keys: releasePaths(r).map(fullKey) }
+    const publishedAt = time(r.publishedAt)
+    const replacedAt = time(r.replacedAt)
+    if (publishedAt !== undefined) view.publishedAt = publishedAt
+    if (replacedAt !== undefined) view.replacedAt = replacedAt
+    return view
+  }
+}
+
+/** A state read with whole records, with each record reduced as the policy takes it. */
+export function withRecordViews(state: BucketState): BucketState<ReleaseRecordView> {
+  const view = recordViews(state.prefix)
+  const records = new Map<string, ReleaseRecordView>()
+  for (const [key, id] of state.recordKeys) records.set(id, view(state.records.get(id)!, key))
+  return { ...state, records }
+}
+
+/** The bucket's state as the pure policy takes it. */
+export function policyInput(state: BucketState<ReleaseRecordView>, retention: ResolvedRetention, now: number, assumeCurrent?: ReleaseRecord): PolicyInput {
+  const { prefix } = state
+  let current = state.current
+  const views: ReleaseRecordView[] = []
+  for (const id of state.recordKeys.values()) {
+    const view = state.records.get(id)!
+    if (assumeCurrent && id === assumeCurrent.release) continue
+    // the release about to be published becomes current now; the one it replaces is replaced now
+    views.push(assumeCurrent && id === current ? { ...view, state: 'replaced', replacedAt: now } : view)
   }
   const { allowRootPrefix: _, ...policy } = retention
   const listing = state.listing.map((o) => ({ key: o.key, size: o.size, lastModified: o.lastModified.getTime() }))
   if (assumeCurrent) {
+    const view = recordViews(prefix)(assumeCurrent, `${prefix}${RECORDS_DIR}${assumeCurrent.release}.json`)
+    views.push({ ...view, state: 'current', publishedAt: now })
+    current = assumeCurrent.release
     // as if its publish had written its files too
     const listed = new Set(listing.map((o) => o.key))
-    for (const key of releaseKeys(assumeCurrent, prefix)) if (!listed.has(key)) listing.push({ key, size: assumeCurrent.files[key.slice(prefix.length)]?.size ?? 0, lastModified: now })
+    for (const key of view.keys) if (!listed.has(key)) listing.push({ key, size: assumeCurrent.files[key.slice(prefix.length)]?.size ?? 0, lastModified: now })
   }
   return {
     prefix,
@@ -182,26 +214,31 @@ export function policyInput(state: BucketState, retention: ResolvedRetention, no
   }
 }
 
-function recordView(r: ReleaseRecord, key: string, prefix: string): ReleaseRecordView {
-  const time = (t: string | undefined) => (t === undefined ? undefined : Date.parse(t))
-  const view: ReleaseRecordView = { release: r.release, recordKey: key, state: r.state, createdAt: Date.parse(r.createdAt), keys: releaseKeys(r, prefix) }
-  const publishedAt = time(r.publishedAt)
-  const replacedAt = time(r.replacedAt)
-  if (publishedAt !== undefined) view.publishedAt = publishedAt
-  if (replacedAt !== undefined) view.replacedAt = replacedAt
-  return view
+/**
+ * Reads the bucket and plans on it. Returns what the deletions need, not the state itself: the
+ * listing can be large, and is not needed while deleting.
+ */
+async function readAndPlan(input: PruneInput, known: KnownState | undefined, now: number) {
+  const { store, prefix } = input
+  const state = await readBucketState(store, prefix, input.manifest, input.concurrency, known, recordViews(prefix))
+  const plan = planPrune(policyInput(state, input.retention, now, input.assumeCurrent))
+  return { plan, current: state.current, recordKeys: state.recordKeys, planned: recordLines(state.listing, prefix + RECORDS_DIR) }
+}
+
+/** The record objects of a listing (what a change under the prune is judged by), as comparable lines, sorted. */
+function recordLines(listing: StoredObject[], dir: string): string[] {
+  const lines: string[] = []
+  for (const o of listing) if (o.key.startsWith(dir)) lines.push(`${o.key}\0${o.size}\0${o.etag}`)
+  return lines.sort()
 }
 
 /** The release records are as the plan saw them (less those this prune deleted): same keys, sizes and ETags. */
-async function recordsUnchanged(store: ObjectStore, state: BucketState, deletedByUs: ReadonlySet<string>): Promise<boolean> {
-  const dir = state.prefix + RECORDS_DIR
-  const seen = (list: { key: string; size: number; etag: string }[]) =>
-    list
-      .filter((o) => o.key.startsWith(dir) && !deletedByUs.has(o.key))
-      .map((o) => `${o.key}\0${o.size}\0${o.etag}`)
-      .sort()
-      .join('\n')
-  return seen(await store.list(dir)) === seen(state.listing)
+async function recordsUnchanged(store: ObjectStore, prefix: string, planned: string[], deletedByUs: ReadonlySet<string>): Promise<boolean> {
+  const dir = prefix + RECORDS_DIR
+  const left = (lines: string[]) => lines.filter((l) => !deletedByUs.has(l.slice(0, l.indexOf('\0'))))
+  const now = left(recordLines(await store.list(dir), dir))
+  const then = left(planned)
+  return now.length === then.length && now.every((l, i) => l === then[i])
 }
 
 function skippedReport(dryRun: boolean, skipped: string, t0: number): PruneReport {
