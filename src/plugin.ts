@@ -76,6 +76,8 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
         run.fail(this, err)
       }
       build.start(resolved!.build)
+      // a client build of an app (not a library, not SSR) has pages to rewrite
+      if (vite && !vite.build.ssr && !vite.build.lib) run.preloadHtmlParser()
     },
 
     /**

@@ -4,7 +4,7 @@
  * The deploy core, and the AWS SDK behind it, load later still, on the first publish.
  */
 export { afterBuildAppOf, chosenDir, directoryToPublish, fail, loggerContext, projectRoot, publishAfterBuild } from './after-build.js'
-export { rewriteBundle, rewriteStylesheetAssets } from './build/bundle-rewrite.js'
+export { preloadHtmlParser, rewriteBundle, rewriteStylesheetAssets } from './build/bundle-rewrite.js'
 export { createBuildContext } from './build/context.js'
 export { restoreKeptReferences, transformCss } from './build/css-transform.js'
 export { resolveOptions } from './options/resolve.js'

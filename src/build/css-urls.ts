@@ -8,7 +8,13 @@
  * `findCssRefs` scans once; `spliceCssRefs` rewrites the references it found without scanning
  * again (`rewriteCssRefs` is the two together).
  */
-import MagicString, { type SourceMap } from 'magic-string'
+import { createRequire } from 'node:module'
+import type { default as MagicStringClass, SourceMap } from 'magic-string'
+
+/** magic-string, loaded the first time a source map is wanted (most builds never load it). */
+let magicString: typeof MagicStringClass | undefined
+const loadMagicString = (): typeof MagicStringClass =>
+  (magicString ??= (createRequire(import.meta.url)('magic-string') as { default: typeof MagicStringClass }).default)
 
 export interface CssRef {
   /** The reference as the browser reads it: quotes removed, CSS escapes decoded, surrounding whitespace trimmed. */
@@ -1020,6 +1026,7 @@ export function spliceCssRefs(
   if (edits.length === 0) return { code: css, changed: false }
   // a map only when something changed: an unchanged stylesheet keeps the map it had
   if (options.sourcemap) {
+    const MagicString = loadMagicString()
     const s = new MagicString(css)
     for (let k = 0; k < edits.length; k += 3) {
       const start = edits[k] as number

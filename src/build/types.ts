@@ -13,7 +13,7 @@ export interface ViteConfigLike {
   base: string
   command: 'build' | 'serve'
   publicDir: string
-  build: { outDir: string; ssr?: unknown; copyPublicDir?: boolean; sourcemap?: boolean | 'inline' | 'hidden' }
+  build: { outDir: string; ssr?: unknown; lib?: unknown; copyPublicDir?: boolean; sourcemap?: boolean | 'inline' | 'hidden' }
   server?: { fs?: { allow?: string[] } }
   experimental?: { renderBuiltUrl?: RenderBuiltUrl }
   /** The plugins of the build, by which a framework is recognised. */
