@@ -35,6 +35,23 @@ export interface ObjectHead {
   lastModified: Date
 }
 
+/**
+ * S3's key order, UTF-8 bytes (which is code point order), without encoding the keys: UTF-16
+ * code units compare the same way except that surrogates (U+10000 and above) must sort after
+ * U+E000–U+FFFF, which the shift below arranges.
+ */
+export function byteOrder(a: string, b: string): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x !== y) return codePointRank(x) - codePointRank(y)
+  }
+  return a.length - b.length
+}
+
+const codePointRank = (unit: number) => (unit >= 0xe000 ? unit - 0x800 : unit >= 0xd800 ? unit + 0x2000 : unit)
+
 /** Keys per DeleteObjects request: the S3 limit. */
 export const MAX_DELETE_BATCH = 1000
 

@@ -16,9 +16,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix } from '../build/css-urls.js'
 import { contentHash } from '../build/hash.js'
-import { rewriteHtml } from '../build/html-refs.js'
 import { describeFile, releaseId, stringifySorted } from '../build/manifest.js'
 import type { CdnManifest, ManifestFile } from '../build/manifest-types.js'
 import { fingerprintedName } from '../build/names.js'
@@ -167,6 +165,8 @@ async function rewritePage(
   files: Record<string, ManifestFile>,
   fingerprint: (target: string) => Promise<string>,
 ): Promise<{ text: string; named: string[] } | undefined> {
+  // the HTML and CSS scanners load only for a directory with late pages
+  const [{ rewriteHtml }, { isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix }] = await Promise.all([import('../build/html-refs.js'), import('../build/css-urls.js')])
   const urls = createUrls(base)
   const named = new Set<string>()
   const targetOf = (url: string) => {
