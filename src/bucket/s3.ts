@@ -11,6 +11,7 @@ import { createReadStream, type ReadStream } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { PutObjectCommandInput } from '@aws-sdk/client-s3'
 import { CdnPublishError, Codes } from '../errors.js'
+import { pool } from '../util/pool.js'
 import { errorName, isNotFound, scrub, toStoreError, type StoreOperation } from './s3-errors.js'
 import { byteOrder, MAX_DELETE_BATCH, type DeleteResult, type ObjectHead, type ObjectStore, type PutRequest, type StoredObject } from './store.js'
 
@@ -51,6 +52,9 @@ export interface S3StoreOptions {
 
 /** The store operation an error happened in; decides the IAM action named in messages. */
 const REQUEST_TIMEOUT_MS = 15_000
+
+/** Ranges of a split listing (`list`'s `splitAfter`) requested at once. */
+const LIST_RANGES_AT_ONCE = 8
 
 export function createS3Store(options: S3StoreOptions): ObjectStore {
   const { bucket } = options
@@ -95,16 +99,17 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
   }
 
   return {
-    async list(prefix) {
-      let out: StoredObject[] = []
-      let token: string | undefined
-      try {
+    async list(prefix, hints) {
+      /** The objects after `after` up to `upTo` (both keys, `undefined`: open), page by page. */
+      const range = async (after: string | undefined, upTo: string | undefined): Promise<StoredObject[]> => {
+        let out: StoredObject[] = []
+        let token: string | undefined
         do {
           const command = new ListObjectsV2Command({
             Bucket: bucket,
             Prefix: prefix,
             MaxKeys: listPageSize,
-            ContinuationToken: token,
+            ...(token ? { ContinuationToken: token } : after !== undefined ? { StartAfter: after } : {}),
           })
           let fast: ListPage | undefined
           command.middlewareStack.addRelativeTo(listPageMiddleware((p) => (fast = p)), {
@@ -120,9 +125,12 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
             isTruncated: answer.IsTruncated === true,
             nextToken: answer.NextContinuationToken,
           }
-          out = out.length ? out.concat(page.objects) : page.objects
-          token = page.isTruncated ? page.nextToken : undefined
-          if (page.isTruncated && !token) {
+          const last = page.objects.at(-1)
+          const past = upTo !== undefined && last !== undefined && byteOrder(last.key, upTo) > 0
+          const objects = past ? page.objects.filter((o) => byteOrder(o.key, upTo!) <= 0) : page.objects
+          out = out.length ? out.concat(objects) : objects
+          token = page.isTruncated && !past ? page.nextToken : undefined
+          if (page.isTruncated && !past && !token) {
             throw new CdnPublishError(
               Codes.PUBLISH_FAILED,
               `list of s3://${bucket}/${prefix} at ${endpointLabel}: the store said the listing is truncated but sent no continuation token`,
@@ -130,12 +138,31 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
             )
           }
         } while (token)
+        return out
+      }
+      const byKey = (a: StoredObject, b: StoredObject) => byteOrder(a.key, b.key)
+      const inOrder = (list: StoredObject[]) => list.every((o, i) => i === 0 || byKey(list[i - 1]!, o) < 0)
+      try {
+        // Ranges between the expected keys, listed at once: a listing of tens of thousands of
+        // keys is a long chain of pages otherwise. A store that does not list in byte order
+        // cannot be cut into ranges; it is listed again in one chain.
+        const bounds = [...new Set((hints?.splitAfter ?? []).filter((k) => k.startsWith(prefix)))].sort(byteOrder)
+        if (bounds.length) {
+          const parts: StoredObject[][] = []
+          await pool(
+            bounds.map((_, i) => i).concat(bounds.length),
+            LIST_RANGES_AT_ONCE,
+            async (i) => void (parts[i] = await range(bounds[i - 1], bounds[i])),
+          )
+          const out = parts.flat()
+          if (inOrder(out)) return out
+        }
+        const out = await range(undefined, undefined)
+        // S3 lists in UTF-8 byte order; some stores do not, and callers may rely on it
+        return inOrder(out) ? out : out.sort(byKey)
       } catch (err) {
         return fail(err, 'list', prefix)
       }
-      // S3 lists in UTF-8 byte order; some stores do not, and callers may rely on it
-      const byKey = (a: StoredObject, b: StoredObject) => byteOrder(a.key, b.key)
-      return out.every((o, i) => i === 0 || byKey(out[i - 1]!, o) < 0) ? out : out.sort(byKey)
     },
 
     async head(key) {

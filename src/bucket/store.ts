@@ -8,6 +8,12 @@ export interface StoredObject {
   lastModified: Date
 }
 
+/** What `ObjectStore.list` may use to list faster. */
+export interface ListHints {
+  /** Keys (prefix included) to cut the listing at: each range ends at one of them. */
+  splitAfter?: readonly string[]
+}
+
 /** What to write. */
 export interface PutRequest {
   key: string
@@ -65,8 +71,12 @@ export interface DeleteResult {
  * (`s3.ts`); everything else in the plugin is pure and talks to this interface.
  */
 export interface ObjectStore {
-  /** Every object under `prefix` (paged internally, in S3 byte order where the store provides it). */
-  list(prefix: string): Promise<StoredObject[]>
+  /**
+   * Every object under `prefix` (paged internally, in S3 byte order where the store provides it).
+   * `splitAfter`: keys expected under the prefix, which let a long listing be fetched as ranges
+   * at once (the result is the same).
+   */
+  list(prefix: string, hints?: ListHints): Promise<StoredObject[]>
   /** Metadata of one object, or `undefined` when it does not exist. */
   head(key: string): Promise<ObjectHead | undefined>
   put(request: PutRequest): Promise<void>

@@ -133,9 +133,15 @@ export async function finalDirectory(input: DirectoryInput): Promise<FinalDirect
   }
 
   const label = built?.label ?? input.label
+  const release = releaseId(files)
+  if (built && !changes.length && release === built.release && built.entries && built.aliases && built.base !== undefined) {
+    // the build's manifest is final as it is: published as the build wrote it, not written again
+    const { text, ...manifest } = built
+    return { manifest, manifestText: text, built: true, changes, writes }
+  }
   const manifest: CdnManifest = {
     version: 1,
-    release: releaseId(files),
+    release,
     ...(label !== undefined ? { label } : {}),
     base,
     entries: built?.entries ?? {},
