@@ -2,7 +2,7 @@
 // `aws s3 sync` and with a bare loop of SDK PutObject calls (the practical ceiling of the server).
 //
 //   npm run build && node bench/publish.mjs [--rounds N] [--servers radosgw,s3rver] [--files N] [--mb N]
-//     [--calibrate 8,16,32,64] [--dir DIR] [--json FILE]
+//     [--calibrate 8,16,32,64] [--tools cdn,aws,sdk,cdnBest] [--dir DIR] [--json FILE]
 //
 // A synthetic build (default 2,000 files of 1 KB–2 MB, about 80 MB; 20,000 files make about 400 MB;
 // with a cdn-manifest.json) is published by whole processes, alternately, each round into fresh
@@ -160,16 +160,19 @@ async function main() {
 
       // calibrate the bare loop: the concurrency at which this server takes the build fastest
       let best = { c: 8, ms: Infinity }
-      for (const c of args.calibrate) {
+      for (const c of args.tools.includes('sdk') ? args.calibrate : []) {
         const b = await freshBucket()
         const ms = await timeOf('sdk', b, server.endpoint, c)
         await dropBucket(b)
         if (ms < best.ms) best = { c, ms }
       }
-      console.log(`\n${server.name}: bare SDK loop fastest at concurrency ${best.c} (calibration over ${args.calibrate.join(', ')})`)
+      if (args.tools.includes('sdk')) console.log(`\n${server.name}: bare SDK loop fastest at concurrency ${best.c} (calibration over ${args.calibrate.join(', ')})`)
+      else console.log(`\n${server.name}: ${args.tools.join(', ')} only`)
 
       const t = { cdn: [], cdnBest: [], aws: [], sdk: [], cdnAgain: [], awsAgain: [] }
-      const tools = ['cdn', 'aws', 'sdk', 'cdnBest']
+      const tools = args.tools
+      /** The last round's cdn bucket, kept for the request count of an unchanged publish. */
+      let kept
       for (let round = 0; round < args.rounds; round++) {
         // rotate the order every round
         const order = tools.map((_, i) => tools[(i + round) % tools.length])
@@ -177,7 +180,8 @@ async function main() {
           const b = await freshBucket()
           t[tool].push(await timeOf(tool, b, server.endpoint, best.c))
           if (tool === 'cdn' || tool === 'aws') t[`${tool}Again`].push(await timeOf(tool, b))
-          await dropBucket(b)
+          if (tool === 'cdn' && round === args.rounds - 1) kept = b
+          else await dropBucket(b)
         }
         process.stdout.write(
           `  round ${round + 1}: cdn ${s(t.cdn.at(-1))}  cdn@${best.c} ${s(t.cdnBest.at(-1))}  aws ${s(t.aws.at(-1))}  sdk@${best.c} ${s(t.sdk.at(-1))}` +
@@ -186,8 +190,8 @@ async function main() {
       }
 
       // request count of an unchanged publish, through a counting proxy
-      const b = await freshBucket()
-      await timeOf('cdn', b)
+      const b = kept ?? (await freshBucket())
+      if (!kept) await timeOf('cdn', b)
       const proxy = await startCountingProxy(server.endpoint)
       await timeOf('cdn', b, proxy.endpoint)
       const reqs = proxy.requests()
@@ -226,7 +230,7 @@ async function main() {
           `aws s3 sync ${s(m.aws)}, bare SDK loop ${s(m.sdk)} (concurrency ${best.c}); ` +
           `unchanged: cdn ${s(m.cdnAgain)}, aws s3 sync ${s(m.awsAgain)}`,
       )
-      console.log(
+      if (t.sdk.length && t.cdn.length) console.log(
         `${server.name} first publish (median of the per-round ratios): cdn at its defaults / bare SDK loop at its best (${best.c}) = ${r.firstVsSdk.toFixed(2)}x (target <= 1.10: ${verdict(r.firstVsSdk <= 1.1)}); ` +
           `cdn@${best.c} ${r.firstBestVsSdk.toFixed(2)}x; aws s3 sync / cdn ${r.awsVsFirst.toFixed(2)}x`,
       )
@@ -360,13 +364,14 @@ function countBy(reqs) {
 
 const fmtCounts = (c) => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')
 const median = (xs) => {
+  if (!xs.length) return undefined
   const s = [...xs].sort((a, b) => a - b)
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 const s = (ms) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(2)} s`)
 
 function parseArgs(argv) {
-  const out = { rounds: 5, servers: ['radosgw', 's3rver'], files: 2000, mb: undefined, calibrate: [8, 16, 32, 64], dir: undefined, json: undefined }
+  const out = { rounds: 5, servers: ['radosgw', 's3rver'], files: 2000, mb: undefined, calibrate: [8, 16, 32, 64], tools: ['cdn', 'aws', 'sdk', 'cdnBest'], dir: undefined, json: undefined }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--rounds') out.rounds = Math.max(1, Number(argv[++i]))
@@ -376,6 +381,7 @@ function parseArgs(argv) {
     else if (a === '--json') out.json = argv[++i]
     else if (a === '--calibrate') out.calibrate = argv[++i].split(',').map(Number)
     else if (a === '--dir') out.dir = resolve(argv[++i])
+    else if (a === '--tools') out.tools = argv[++i].split(',')
     else throw new Error(`unknown argument ${a}`)
   }
   return out

@@ -21,7 +21,6 @@ import { describeFile, releaseId, stringifySorted } from '../build/manifest.js'
 import type { CdnManifest, ManifestFile } from '../build/manifest-types.js'
 import { fingerprintedName } from '../build/names.js'
 import { isHtml } from '../build/outputs.js'
-import { createUrls, isRelativeUrl } from '../build/urls.js'
 import { CdnPublishError, Codes } from '../errors.js'
 import { REPORT_FILE } from '../publish/report.js'
 import { hashedNameForm } from './hashed-names.js'
@@ -172,7 +171,11 @@ async function rewritePage(
   fingerprint: (target: string) => Promise<string>,
 ): Promise<{ text: string; named: string[] } | undefined> {
   // the HTML and CSS scanners load only for a directory with late pages
-  const [{ rewriteHtml }, { isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix }] = await Promise.all([import('../build/html-refs.js'), import('../build/css-urls.js')])
+  const [{ rewriteHtml }, { isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix }, { createUrls, isRelativeUrl }] = await Promise.all([
+    import('../build/html-refs.js'),
+    import('../build/css-urls.js'),
+    import('../build/urls.js'),
+  ])
   const urls = createUrls(base)
   const named = new Set<string>()
   const targetOf = (url: string) => {
