@@ -126,7 +126,8 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
             nextToken: answer.NextContinuationToken,
           }
           const last = page.objects.at(-1)
-          const past = upTo !== undefined && last !== undefined && byteOrder(last.key, upTo) > 0
+          // a page that reaches the range's last key ends the range
+          const past = upTo !== undefined && last !== undefined && byteOrder(last.key, upTo) >= 0
           const objects = past ? page.objects.filter((o) => byteOrder(o.key, upTo!) <= 0) : page.objects
           out = out.length ? out.concat(objects) : objects
           token = page.isTruncated && !past ? page.nextToken : undefined

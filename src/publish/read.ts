@@ -96,8 +96,8 @@ function checkFilesExist(dir: LocalDir, files: LocalFile[], manifestFile: string
   }
 }
 
-/** Keys expected per range of a split listing: about one page each. */
-const KEYS_PER_LISTING_RANGE = 1000
+/** Keys expected per range of a split listing: one page each, with room for keys the build does not name. */
+const KEYS_PER_LISTING_RANGE = 900
 
 /** Where to cut the listing of the prefix: every KEYS_PER_LISTING_RANGE-th key the build publishes. */
 export function listingSplits(local: Local): string[] {
