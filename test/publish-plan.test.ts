@@ -110,7 +110,7 @@ describe('resolvePublishOptions', () => {
       region: undefined,
       endpoint: undefined,
       forcePathStyle: false,
-      concurrency: 8,
+      concurrency: 32,
       dryRun: false,
       label: undefined,
       cacheControl: { immutable: 'public, max-age=31536000, immutable', mutable: 'no-cache' },

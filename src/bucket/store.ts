@@ -8,6 +8,12 @@ export interface StoredObject {
   lastModified: Date
 }
 
+/** What `ObjectStore.list` may use to list faster. */
+export interface ListHints {
+  /** Keys (prefix included) to cut the listing at: each range ends at one of them. */
+  splitAfter?: readonly string[]
+}
+
 /** What to write. */
 export interface PutRequest {
   key: string
@@ -40,6 +46,23 @@ export interface ObjectHead {
   lastModified: Date
 }
 
+/**
+ * S3's key order, UTF-8 bytes (which is code point order), without encoding the keys: UTF-16
+ * code units compare the same way except that surrogates (U+10000 and above) must sort after
+ * U+E000–U+FFFF, which the shift below arranges.
+ */
+export function byteOrder(a: string, b: string): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x !== y) return codePointRank(x) - codePointRank(y)
+  }
+  return a.length - b.length
+}
+
+const codePointRank = (unit: number) => (unit >= 0xe000 ? unit - 0x800 : unit >= 0xd800 ? unit + 0x2000 : unit)
+
 /** Keys per DeleteObjects request: the S3 limit. */
 export const MAX_DELETE_BATCH = 1000
 
@@ -53,8 +76,12 @@ export interface DeleteResult {
  * (`s3.ts`); everything else in the plugin is pure and talks to this interface.
  */
 export interface ObjectStore {
-  /** Every object under `prefix` (paged internally, in S3 byte order where the store provides it). */
-  list(prefix: string): Promise<StoredObject[]>
+  /**
+   * Every object under `prefix` (paged internally, in S3 byte order where the store provides it).
+   * `splitAfter`: keys expected under the prefix, which let a long listing be fetched as ranges
+   * at once (the result is the same).
+   */
+  list(prefix: string, hints?: ListHints): Promise<StoredObject[]>
   /** Metadata of one object, or `undefined` when it does not exist. */
   head(key: string): Promise<ObjectHead | undefined>
   put(request: PutRequest): Promise<void>

@@ -59,7 +59,7 @@ after the build name get fingerprinted copies, and the pages name those.
   --dry-run                print the plan (every file added or classified, uploads, skips,
                            deletions, each with its reason); change neither bucket nor <dir>
   --label <text>           label stored with the release (env CDN_PUBLISH_LABEL)
-  --concurrency <n>        uploads in flight (default 8)
+  --concurrency <n>        uploads in flight (default 32)
   --no-prune               publish only
   --base <url>             URL prefix the pages are served under, for a directory without a
                            manifest (default /; a build's manifest says its own)

@@ -13,23 +13,19 @@
  *
  * This file holds the dispatch (`main`), the exit codes (`failure`) and the publish and prune
  * commands; the flags and help texts are in args.ts, option sources in config.ts, status in status.ts.
+ * Each command imports what it needs when it runs (`--help` loads only the help texts, `publish`
+ * neither rollback nor status), since a CI step pays the start-up on every run.
  */
 import { existsSync, realpathSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { CdnPublishError, Codes } from '../errors.js'
-import { resolveBuildOptions } from '../options/build.js'
-import { defaultReportPath, deployDirectory } from '../deploy/index.js'
-import { streamLogger, type PublishLogger } from '../log.js'
-import { openStore } from '../bucket/open.js'
-import { runRollback } from '../rollback.js'
+import type { PublishLogger } from '../log.js'
 import type { PublishRunOptions } from '../publish/run.js'
 import type { ResolvedRetention } from '../options/types.js'
-import { pruneSummary, runPrune } from '../retention/prune.js'
 import { ACCEPTS, DEFAULT_MANIFEST, HELP, OPTIONS, POSITIONALS, UsageError, type Flags, type Io } from './args.js'
-import { loadConfig, resolveOptions, resolveRetentionFlags, type ConfigFile } from './config.js'
-import { status } from './status.js'
+import type { ConfigFile } from './config.js'
 
 export async function main(argv: string[], io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }): Promise<number> {
   if (argv[0] === 'help' && argv[1] !== undefined && ACCEPTS[argv[1]]) argv = [argv[1], '--help']
@@ -66,8 +62,9 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
     return 2
   }
 
-  const logger = streamLogger(io.err, Boolean(process.stderr.isTTY))
   try {
+    const [{ streamLogger }, { loadConfig, resolveOptions, resolveRetentionFlags }] = await Promise.all([import('../log.js'), import('./config.js')])
+    const logger = streamLogger(io.err, Boolean(process.stderr.isTTY))
     const config = await loadConfig(flags.config)
     const manifest = flags.manifest ?? config.manifest ?? DEFAULT_MANIFEST
     const options = resolveOptions(flags, config)
@@ -77,13 +74,16 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
     }
     const o = options as PublishRunOptions
     switch (command) {
-      case 'status':
+      case 'status': {
+        const { status } = await import('./status.js')
         return await status(o, manifest, retention, flags.json === true, io)
+      }
       case 'publish':
         return await publish(positionals[0]!, flags, config, o, manifest, flags['no-prune'] ? false : retention, logger)
       case 'prune':
         return await prune(o, manifest, retention, logger)
       case 'rollback': {
+        const [{ openStore }, { runRollback }] = await Promise.all([import('../bucket/open.js'), import('../rollback.js')])
         const store = await openStore(o)
         await runRollback({ store, prefix: o.prefix, manifest, release: positionals[0], dryRun: o.dryRun, logger, concurrency: o.concurrency })
         return 0
@@ -121,6 +121,7 @@ async function publish(
   const abs = path.resolve(dir)
   if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new UsageError(`${dir} is not a directory`)
   if (flags.report !== undefined && flags['no-report']) throw new UsageError('--report and --no-report exclude each other')
+  const [{ resolveBuildOptions }, { defaultReportPath, deployDirectory }] = await Promise.all([import('../options/build.js'), import('../deploy/index.js')])
   const given = flags['no-report'] ? false : (flags.report ?? o.report)
   const report = given === false ? false : given === undefined ? defaultReportPath(process.cwd()) : path.resolve(given)
   const fp = resolveBuildOptions({ fingerprint: config.fingerprint ?? {} })
@@ -144,6 +145,7 @@ async function prune(o: PublishRunOptions, manifest: string, retention: Resolved
     logger.info('retention is false in the config file: nothing is ever pruned')
     return 0
   }
+  const [{ openStore }, { pruneSummary, runPrune }] = await Promise.all([import('../bucket/open.js'), import('../retention/prune.js')])
   const store = await openStore(o)
   const r = await runPrune({ store, prefix: o.prefix, manifest, retention, dryRun: o.dryRun, logger, concurrency: o.concurrency })
   if (r.skipped) {

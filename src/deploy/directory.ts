@@ -16,14 +16,11 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix } from '../build/css-urls.js'
 import { contentHash } from '../build/hash.js'
-import { rewriteHtml } from '../build/html-refs.js'
 import { describeFile, releaseId, stringifySorted } from '../build/manifest.js'
 import type { CdnManifest, ManifestFile } from '../build/manifest-types.js'
 import { fingerprintedName } from '../build/names.js'
 import { isHtml } from '../build/outputs.js'
-import { createUrls, isRelativeUrl } from '../build/urls.js'
 import { CdnPublishError, Codes } from '../errors.js'
 import { REPORT_FILE } from '../publish/report.js'
 import { hashedNameForm } from './hashed-names.js'
@@ -135,9 +132,15 @@ export async function finalDirectory(input: DirectoryInput): Promise<FinalDirect
   }
 
   const label = built?.label ?? input.label
+  const release = releaseId(files)
+  if (built && !changes.length && release === built.release && built.entries && built.aliases && built.base !== undefined) {
+    // the build's manifest is final as it is: published as the build wrote it, not written again
+    const { text, ...manifest } = built
+    return { manifest, manifestText: text, built: true, changes, writes }
+  }
   const manifest: CdnManifest = {
     version: 1,
-    release: releaseId(files),
+    release,
     ...(label !== undefined ? { label } : {}),
     base,
     entries: built?.entries ?? {},
@@ -167,6 +170,12 @@ async function rewritePage(
   files: Record<string, ManifestFile>,
   fingerprint: (target: string) => Promise<string>,
 ): Promise<{ text: string; named: string[] } | undefined> {
+  // the HTML and CSS scanners load only for a directory with late pages
+  const [{ rewriteHtml }, { isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix }, { createUrls, isRelativeUrl }] = await Promise.all([
+    import('../build/html-refs.js'),
+    import('../build/css-urls.js'),
+    import('../build/urls.js'),
+  ])
   const urls = createUrls(base)
   const named = new Set<string>()
   const targetOf = (url: string) => {

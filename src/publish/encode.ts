@@ -36,8 +36,11 @@ export interface StoredBody {
   md5: string
 }
 
-/** Files at least this large that are stored as they are get hashed and uploaded as streams. */
-const STREAM_MIN_BYTES = 8 * 1024 * 1024
+/**
+ * Files at least this large that are stored as they are get hashed and uploaded as streams, so
+ * the uploads in flight hold less than `concurrency` MiB of file bytes between them.
+ */
+const STREAM_MIN_BYTES = 1024 * 1024
 
 /**
  * The body to store for a file (precompressed when planned). With `check`, the file's bytes are

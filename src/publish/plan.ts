@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import type { CdnManifest, ManifestFile } from '../build/manifest-types.js'
 import type { PrecompressEncoding, ResolvedPublishOptions } from '../options/types.js'
 import { recordKey, snapshotKey, type ReleaseFile, type ReleaseRecord, type Snapshot } from '../bucket/record.js'
-import type { StoredObject } from '../bucket/store.js'
+import { byteOrder, type StoredObject } from '../bucket/store.js'
 
 /** Headers an object is stored with. */
 export interface ObjectHeaders {
@@ -358,7 +358,5 @@ export function releaseRecord(
   return record
 }
 
-/** S3's key order: UTF-8 bytes. */
-export function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b))
-}
+export { byteOrder } from '../bucket/store.js'
+

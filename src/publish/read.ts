@@ -22,6 +22,7 @@ import {
   type StoredDigest,
 } from './plan.js'
 import { recordKey, type ReleaseRecord } from '../bucket/record.js'
+import { byteOrder } from '../bucket/store.js'
 import { readRecord as readRecordAt, releaseOfManifest } from '../bucket/state.js'
 import { pool } from '../util/pool.js'
 import type { ObjectStore, StoredObject } from '../bucket/store.js'
@@ -93,6 +94,15 @@ function checkFilesExist(dir: LocalDir, files: LocalFile[], manifestFile: string
       { files: wrong.slice(0, 100) },
     )
   }
+}
+
+/** Keys expected per range of a split listing: one page each, with room for keys the build does not name. */
+const KEYS_PER_LISTING_RANGE = 900
+
+/** Where to cut the listing of the prefix: every KEYS_PER_LISTING_RANGE-th key the build publishes. */
+export function listingSplits(local: Local): string[] {
+  const keys = local.files.map((f) => f.key).sort(byteOrder)
+  return keys.filter((_, i) => i > 0 && i % KEYS_PER_LISTING_RANGE === 0)
 }
 
 export interface Remote {

@@ -1,8 +1,8 @@
 /**
  * Carry out a publish against an `ObjectStore`, in the order that keeps every deploy safe:
  *
- * 0. read (./read.ts): the local output, checked against its manifest, while one paged listing
- *    of the prefix runs; this release's record and the previous release's, when listed; the
+ * 0. read (./read.ts): the local output, checked against its manifest, then one listing of the
+ *    prefix (its ranges between the build's keys fetched at once); this release's record and the previous release's, when listed; the
  *    release the stable manifest names, when the listing cannot tell; the stored digest of each
  *    listed file; the objects the listing cannot judge. Then the plan (./plan.ts). A dry run
  *    prints it and stops here; so does a fingerprinted key that holds other bytes.
@@ -29,7 +29,7 @@ import type { ObjectStore, StoredObject } from '../bucket/store.js'
 import { currentRecord, execute, SwitchMoved, type Executed } from './execute.js'
 import { CdnPublishError, Codes } from '../errors.js'
 import { conflictError, toPublishError, Tracker } from './failure.js'
-import { digestListed, knownState, readLocal, readRemote, verifyInconclusive, type KnownState } from './read.js'
+import { digestListed, knownState, listingSplits, readLocal, readRemote, verifyInconclusive, type KnownState } from './read.js'
 import { dryRunSummary, fillDryRunReport, printPlan, reportFile, startLine, summaryLine, type PublishReport, type PublishRunOptions } from './report.js'
 
 export type { PublishRunOptions } from './report.js'
@@ -155,11 +155,11 @@ function movedTooOften(o: PublishRunOptions, release: string, current: string | 
 /** Every read, then the plan: the local output, the listing, the records, inconclusive objects. */
 async function prepare(input: RunPublishInput, report: PublishReport, logger: PublishLogger, now: () => Date) {
   const { store, outDir, options: o } = input
-  // the listing needs only the prefix: it runs while the local output is read and checked
-  const listing = store.list(o.prefix)
-  listing.catch(() => {}) // awaited below; a local failure first must not leave it unhandled
   const dir = { path: outDir, pending: input.pending }
   const local = await readLocal(dir, input.manifest, o)
+  // the keys the build expects cut the listing into ranges fetched at once
+  const listing = store.list(o.prefix, { splitAfter: listingSplits(local) })
+  listing.catch(() => {}) // awaited below; a failure before must not leave it unhandled
   report.release = local.manifest.release
   const label = o.label ?? local.manifest.label
   if (label !== undefined) report.label = label
