@@ -11,7 +11,7 @@
 import { md5Hex } from './build/hash.js'
 import { CdnPublishError, Codes } from './errors.js'
 import { readBucketState, readRecord, releaseOfManifest, type BucketState } from './bucket/state.js'
-import { revert } from './publish/revert.js'
+import { restore, revert } from './publish/revert.js'
 import { pool } from './util/pool.js'
 import { formatBytes, formatSeconds, silentLogger, type PublishLogger } from './log.js'
 import { recordKey, releaseKeys, type ReleaseRecord, type Snapshot } from './bucket/record.js'
@@ -196,21 +196,6 @@ function checkComplete(state: BucketState, target: ReleaseRecord, manifest: stri
     )
   }
   return snapshots
-}
-
-/** Write a snapshot's bytes back under `key`, with the headers the snapshot recorded. */
-export async function restore(store: ObjectStore, key: string, body: Uint8Array, s: Snapshot, condition?: Pick<PutRequest, 'ifMatch' | 'ifNoneMatch'>): Promise<void> {
-  await store.put({
-    ...condition,
-    key,
-    body,
-    contentLength: body.length,
-    contentType: s.contentType,
-    cacheControl: s.cacheControl,
-    ...(s.contentEncoding !== undefined ? { contentEncoding: s.contentEncoding } : {}),
-    ...(s.extra && Object.keys(s.extra).length ? { metadata: { ...s.extra } } : {}),
-    md5: md5Hex(body),
-  })
 }
 
 async function putRecord(store: ObjectStore, prefix: string, record: ReleaseRecord): Promise<void> {

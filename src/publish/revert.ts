@@ -7,8 +7,9 @@ import type { ResolvedPublishOptions } from '../options/types.js'
 import type { PlannedFile } from './plan.js'
 import type { ReleaseRecord } from '../bucket/record.js'
 import { pool } from '../util/pool.js'
-import { restore } from '../rollback.js'
-import type { ObjectStore } from '../bucket/store.js'
+import { md5Hex } from '../build/hash.js'
+import type { Snapshot } from '../bucket/record.js'
+import type { ObjectStore, PutRequest } from '../bucket/store.js'
 
 /** What a revert put back of the mutable files, and what it could not (keys, sorted). */
 export interface Reverted {
@@ -75,3 +76,19 @@ async function revertOne(store: ObjectStore, o: RevertOptions, f: RevertFile, pr
     return 'failed'
   }
 }
+
+/** Write a snapshot's bytes back under `key`, with the headers the snapshot recorded. */
+export async function restore(store: ObjectStore, key: string, body: Uint8Array, s: Snapshot, condition?: Pick<PutRequest, 'ifMatch' | 'ifNoneMatch'>): Promise<void> {
+  await store.put({
+    ...condition,
+    key,
+    body,
+    contentLength: body.length,
+    contentType: s.contentType,
+    cacheControl: s.cacheControl,
+    ...(s.contentEncoding !== undefined ? { contentEncoding: s.contentEncoding } : {}),
+    ...(s.extra && Object.keys(s.extra).length ? { metadata: { ...s.extra } } : {}),
+    md5: md5Hex(body),
+  })
+}
+
