@@ -47,13 +47,31 @@ export function chosenDir(options: ResolvedOptions, root: string): string | unde
   return publish !== false && publish.dir !== undefined ? path.resolve(root, publish.dir) : undefined
 }
 
+/** What of a build decides what it publishes: Vite's config, the framework, what the client output wrote. */
+export type BuildState = Pick<BuildContext, 'vite' | 'framework' | 'written'>
+
+/**
+ * The publish step of a finished build (`closeBundle`) or app build (after a framework's
+ * `buildApp` hook): the directory it publishes, if any, through the deploy core. An error fails
+ * the build through `ctx`.
+ */
+export async function publishStep(ctx: StepContext, build: BuildState, ssr: boolean, options: ResolvedOptions): Promise<void> {
+  let dir: string | undefined
+  try {
+    dir = await directoryToPublish(build, ssr, options)
+  } catch (err) {
+    fail(ctx, err)
+  }
+  if (dir) await publishAfterBuild(ctx, { options, vite: build.vite, root: projectRoot(build.vite?.root ?? process.cwd()), dir })
+}
+
 /**
  * The directory this build publishes once it is done; undefined when it publishes nothing: a
  * server build of a framework that publishes from its client build (or of none), a client build
  * whose framework writes the rest later, which hands its output to the server build instead, or
  * any build of a framework whose own integration publishes (Nuxt).
  */
-export async function directoryToPublish(build: BuildContext, ssr: boolean, options: ResolvedOptions): Promise<string | undefined> {
+export async function directoryToPublish(build: BuildState, ssr: boolean, options: ResolvedOptions): Promise<string | undefined> {
   const root = projectRoot(build.vite?.root ?? process.cwd())
   const framework = build.framework
   const { publish, build: b } = options

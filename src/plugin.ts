@@ -123,13 +123,7 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
         // never after a failed build or in watch mode; a framework's server build may publish
         // what its client build handed over (frameworks/index.ts)
         if (!resolved || error || this.meta.watchMode) return
-        let dir: string | undefined
-        try {
-          dir = await run.directoryToPublish(build, build.isSsr(this), resolved)
-        } catch (err) {
-          run.fail(this, err)
-        }
-        if (dir) await run.publishAfterBuild(this, { options: resolved, vite, root: run.projectRoot(vite?.root ?? process.cwd()), dir })
+        await run.publishStep(this, build, build.isSsr(this), resolved)
       },
     },
 
@@ -144,28 +138,19 @@ export function createPlugin(options: CdnPublishOptions, framework?: Framework):
       async handler(this: { info(message: string): void; warn(message: string): void }, builder: { config: { plugins: readonly unknown[] } }) {
         if (!vite) return
         run ??= await import('./runtime.js')
-        const top = run.createBuildContext()
-        top.configure(vite, framework)
-        const last = top.framework?.finishedInBuildApp
+        const known = framework ?? run.detectFramework(vite)
+        const last = known?.finishedInBuildApp
         if (!last) return
         // this hook's context prints an error it is given as a bare object: throw coded errors instead
         const ctx = run.loggerContext({ info: (line) => this.info(line), warn: (line) => this.warn(line) })
-        let opts: ResolvedOptions | undefined
+        let opts: ResolvedOptions
         try {
           opts = run.resolveOptions(options, vite)
         } catch (err) {
           run.fail(ctx, err)
         }
-        const config = vite
-        run.afterBuildAppOf(builder.config.plugins, last, async () => {
-          let dir: string | undefined
-          try {
-            dir = await run.directoryToPublish(top, true, opts!)
-          } catch (err) {
-            run.fail(ctx, err)
-          }
-          if (dir) await run.publishAfterBuild(ctx, { options: opts!, vite: config, root: run.projectRoot(config.root ?? process.cwd()), dir })
-        })
+        const top = { vite, framework: known, written: undefined }
+        run.afterBuildAppOf(builder.config.plugins, last, () => run.publishStep(ctx, top, true, opts))
       },
     },
   }
