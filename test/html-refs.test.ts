@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { encodeAttributeValue, findHtmlRefs, rewriteHtml, type HtmlRef } from '../src/build/html-refs.js'
+import { addIntegrity, encodeAttributeValue, findHtmlRefs, rewriteHtml, type HtmlRef } from '../src/build/html-refs.js'
 
 /** [tag, attr, value] of every ref, the compact form most cases compare against. */
 const triples = (html: string) => findHtmlRefs(html).map((r) => [r.tag, r.attr, r.value])
@@ -587,5 +587,41 @@ describe('parsed as a browser parses the page', () => {
       }),
       { numRuns: 500 },
     )
+  })
+})
+
+describe('addIntegrity', () => {
+  const known: Record<string, string> = { '/a.js': 'sha384-A', '/a.css': 'sha384-C', '/p.js': 'sha384-P' }
+  const lookup = (url: string) => known[url]
+
+  it('adds integrity and crossorigin to scripts, stylesheets and module preloads, after their last attribute', () => {
+    expect(addIntegrity('<script src="/a.js"></script><link rel=stylesheet href=/a.css /><LINK REL="modulepreload" HREF=" /p.js ">', lookup)).toBe(
+      '<script src="/a.js" integrity="sha384-A" crossorigin></script><link rel=stylesheet href=/a.css integrity="sha384-C" crossorigin /><LINK REL="modulepreload" HREF=" /p.js " integrity="sha384-P" crossorigin>',
+    )
+  })
+
+  it('keeps a crossorigin that is there, replaces an integrity that is there', () => {
+    expect(addIntegrity('<script integrity="sha384-old" type=module src="/a.js" crossorigin="use-credentials"></script>', lookup)).toBe(
+      '<script integrity="sha384-A" type=module src="/a.js" crossorigin="use-credentials"></script>',
+    )
+  })
+
+  it('leaves alone what it does not know, other link types, templates, noscript and SVG scripts', () => {
+    const html =
+      '<script src="/other.js"></script><script>inline()</script><link rel="icon" href="/a.css"><link rel="preload" as="script" href="/a.js">' +
+      '<template><script src="/a.js"></script></template><noscript><link rel="stylesheet" href="/a.css"></noscript><svg><script href="/a.js"></script></svg>'
+    expect(addIntegrity(html, lookup)).toBeUndefined()
+  })
+
+  it('asks about the URL as the browser reads it (character references decoded, whitespace trimmed), and says which element', () => {
+    const asked: [string, string][] = []
+    addIntegrity('<script src="/a&amp;b.js"></script><link rel="alternate stylesheet" href="\n/c.css\t">', (url, tag) => {
+      asked.push([url, tag])
+      return undefined
+    })
+    expect(asked).toEqual([
+      ['/a&b.js', 'script'],
+      ['/c.css', 'link'],
+    ])
   })
 })

@@ -12,7 +12,7 @@ import { isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix } from './css-ur
 import { manifestEntries } from './entries.js'
 import { planRenames } from './graph.js'
 import { contentHash } from './hash.js'
-import { bytesDigest, createManifest, stringifySorted, type OutputFile } from './manifest.js'
+import { bytesDigest, createManifest, stringifySorted, type FileDigest, type OutputFile } from './manifest.js'
 import { decodeUrlPath, dirname, fingerprintedName, joinOutputPath, type HashSpan } from './names.js'
 import {
   bytesOf,
@@ -75,9 +75,12 @@ export async function rewriteBundle(build: BuildContext, ctx: Context, outputOpt
   const ours = new Set([...build.fingerprinted.values()].map((f) => f.fileName))
   const hashed = (e: BundleEntry): HashSpan | boolean | undefined => ours.has(e.fileName) || pass.extra.has(e.fileName) || pass.locate(e)
   const outputs = [...Object.values(bundle), ...moved]
+  /** Digests of files the pages' integrity attributes name, for the manifest to reuse. */
+  const digests = new Map<string, FileDigest>()
+  if (opts.sri) await addPageIntegrity(pass, outputs, hashed, digests)
   warnUnhashed(pass, outputs, hashed)
   build.written = { outDir: pass.outDir, manifest: opts.manifest }
-  if (opts.manifest !== false) emitManifest(pass, opts.manifest, outputs, hashed, outputOptions.format)
+  if (opts.manifest !== false) emitManifest(pass, opts.manifest, outputs, hashed, outputOptions.format, digests)
 }
 
 /**
@@ -151,6 +154,42 @@ async function rewriteHtmlPages(pass: Pass): Promise<void> {
       style: (css) => rewriteCss(pass, css, page, 'html'),
     })
     if (text !== undefined) setText(entry, text)
+  }
+}
+
+/**
+ * Subresource integrity (`sri`), once every name is final: the scripts, stylesheets and module
+ * preloads of each page that name a hashed file of this output get its digest. The pages are
+ * mutable and nothing names them, so editing them renames nothing.
+ */
+async function addPageIntegrity(pass: Pass, outputs: BundleEntry[], hashed: IsHashed, digests: Map<string, FileDigest>): Promise<void> {
+  const pages = outputs.filter((e): e is BundleAsset => e.type === 'asset' && isHtml(e.fileName))
+  if (!pages.length) return
+  const { addIntegrity } = await (htmlRefs ??= import('./html-refs.js'))
+  const byName = new Map<string, BundleEntry | OutputFile>(outputs.map((e) => [e.fileName, e]))
+  for (const [name, f] of pass.extra) byName.set(name, f)
+  const digestOf = (name: string): FileDigest | undefined => {
+    let d = digests.get(name)
+    if (d) return d
+    const e = byName.get(name)
+    if (!e) return undefined
+    if ('type' in e) {
+      if (!hashed(e)) return undefined
+      d = bytesDigest(bytesOf(e))
+    } else {
+      if (!e.immutable || !('bytes' in e)) return undefined
+      d = bytesDigest(e.bytes)
+    }
+    digests.set(name, d)
+    return d
+  }
+  for (const page of pages) {
+    const text = addIntegrity(textOf(page)!, (url) => {
+      const { path: p } = splitUrlSuffix(url)
+      const target = p === '' ? undefined : pass.urls.outputPathOf(p, page.fileName, 'html')
+      return target === undefined ? undefined : digestOf(target)?.integrity
+    })
+    if (text !== undefined) setText(page, text)
   }
 }
 
@@ -268,7 +307,14 @@ function warnUnhashed(pass: Pass, outputs: BundleEntry[], hashed: IsHashed): voi
 }
 
 /** Emit the manifest: every file of the output (the copied public directory included), entries, aliases. */
-function emitManifest(pass: Pass, manifestName: string, outputs: BundleEntry[], hashed: IsHashed, format: string | undefined): void {
+function emitManifest(
+  pass: Pass,
+  manifestName: string,
+  outputs: BundleEntry[],
+  hashed: IsHashed,
+  format: string | undefined,
+  digests: ReadonlyMap<string, FileDigest>,
+): void {
   const { build } = pass
   const { vite, opts } = build
   const files = new Map<string, OutputFile>()
@@ -286,14 +332,15 @@ function emitManifest(pass: Pass, manifestName: string, outputs: BundleEntry[], 
   }
   for (const [name, f] of pass.extra) {
     const copy = copies.get(name)
-    files.set(name, copy ? { fileName: name, digest: digestOf(copy), immutable: f.immutable } : f)
+    const digest = digests.get(name) ?? (copy ? digestOf(copy) : undefined)
+    files.set(name, digest ? { fileName: name, digest, immutable: f.immutable } : f)
   }
   for (const e of outputs) {
     if (e.fileName === manifestName) continue
     const bytes = bytesOf(e)
     const copy = copies.get(e.fileName)
     // a copy whose bytes a plugin before this one changed is hashed as it now is
-    const digest = copy && sameBytes(bytes, copy.bytes) ? digestOf(copy) : undefined
+    const digest = digests.get(e.fileName) ?? (copy && sameBytes(bytes, copy.bytes) ? digestOf(copy) : undefined)
     files.set(e.fileName, digest ? { fileName: e.fileName, digest, immutable: Boolean(hashed(e)) } : { fileName: e.fileName, bytes, immutable: Boolean(hashed(e)) })
   }
   const aliases: Record<string, string> = {}

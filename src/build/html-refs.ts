@@ -446,3 +446,53 @@ export function rewriteHtml(html: string, edit: HtmlEdit): string | undefined {
   }
   return s.hasChanged() ? s.toString() : undefined
 }
+
+// ---------------------------------------------------------------------------------------------
+// Subresource integrity
+
+/** What {@link addIntegrity} asks for each script, stylesheet and module preload of a page. */
+export type IntegrityOf = (url: string, tag: 'script' | 'link') => string | undefined
+
+/**
+ * Give every `<script src>`, `<link rel=stylesheet>` and `<link rel=modulepreload>` of a page
+ * whose URL `integrityOf` knows an `integrity` attribute with that value (replacing one that is
+ * there) and, when it has none, a `crossorigin` attribute: the browser checks integrity only for
+ * a request made in CORS mode. Everything else is kept byte for byte. Elements inside
+ * `<template>` and `<noscript>` are left alone (they load nothing until a script uses them, and
+ * then not through these attributes).
+ *
+ * Returns the new page, or `undefined` when nothing changed.
+ */
+export function addIntegrity(html: string, integrityOf: IntegrityOf): string | undefined {
+  const doc = parse(html, { sourceCodeLocationInfo: true })
+  const s = new MagicString(html)
+  const stack: ParentNode[] = [doc]
+  while (stack.length) {
+    const parent = stack.pop()!
+    for (const node of parent.childNodes as Node[]) {
+      if (!('tagName' in node) || node.namespaceURI !== HTML_NS) continue
+      const tag = asciiLower(node.tagName)
+      if (tag === 'template' || tag === 'noscript') continue
+      stack.push(node)
+      const loc = node.sourceCodeLocation
+      const get = (name: string) => node.attrs.find((a) => !a.prefix && a.name === name)?.value
+      let url: string | undefined
+      if (tag === 'script') url = get('src')
+      else if (tag === 'link') {
+        const rels = asciiLower(get('rel') ?? '').split(/[\t\n\f\r ]+/)
+        if (rels.includes('stylesheet') || rels.includes('modulepreload')) url = get('href')
+      }
+      if (url === undefined || !loc?.attrs || !loc.startTag) continue
+      const [a, b] = trimSpan(url)
+      const value = a < b ? integrityOf(url.slice(a, b), tag as 'script' | 'link') : undefined
+      if (value === undefined) continue
+      const written = `integrity="${encodeAttributeValue(value, '"')}"`
+      const at = Math.max(...Object.values(loc.attrs).map((l) => l.endOffset))
+      const present = loc.attrs.integrity
+      if (present) s.overwrite(present.startOffset, present.endOffset, written)
+      else s.appendLeft(at, ` ${written}`)
+      if (get('crossorigin') === undefined) s.appendLeft(at, ' crossorigin')
+    }
+  }
+  return s.hasChanged() ? s.toString() : undefined
+}

@@ -20,9 +20,13 @@ export interface ConfigFile {
   fingerprint?: FingerprintOptions
   retention?: RetentionOptions | false
   manifest?: string
+  /** Integrity attributes on the scripts and stylesheets of pages the directory pass handles. */
+  sri?: boolean
   /** The file's name, for the sources the start line shows (set by `loadConfig`). */
   name?: string
 }
+
+const CONFIG_KEYS = ['publish', 'retention', 'manifest', 'fingerprint', 'sri']
 
 export async function loadConfig(file: string | undefined): Promise<ConfigFile> {
   if (file === undefined) return {}
@@ -37,8 +41,8 @@ export async function loadConfig(file: string | undefined): Promise<ConfigFile> 
   if (!value || typeof value !== 'object' || Array.isArray(value)) {
     throw new UsageError(`--config ${file}: expected an object such as { publish: { bucket: 'my-site' }, retention: { releases: 5 } }`)
   }
-  const unknown = Object.keys(value).filter((k) => !['publish', 'retention', 'manifest', 'fingerprint'].includes(k))
-  if (unknown.length) throw new UsageError(`--config ${file}: unknown key ${JSON.stringify(unknown[0])} (known: publish, retention, manifest, fingerprint)`)
+  const unknown = Object.keys(value).filter((k) => !CONFIG_KEYS.includes(k))
+  if (unknown.length) throw new UsageError(`--config ${file}: unknown key ${JSON.stringify(unknown[0])} (known: ${CONFIG_KEYS.join(', ')})`)
   const c = value as ConfigFile
   if (c.manifest !== undefined && typeof c.manifest !== 'string') throw new UsageError(`--config ${file}: manifest must be a file name`)
   const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v)

@@ -50,6 +50,8 @@ export interface DirectoryInput {
   /** Give the public files late pages name fingerprinted copies (the `fingerprint.public` option). */
   fingerprintPublic: boolean
   hashLength: number
+  /** Give the scripts, stylesheets and module preloads of late pages integrity attributes (the `sri` option). */
+  sri?: boolean
   /** Label of the release, when the directory has no manifest to take it from. */
   label?: string | undefined
 }
@@ -127,6 +129,29 @@ export async function finalDirectory(input: DirectoryInput): Promise<FinalDirect
     }
   }
 
+  if (input.sri && late.length) {
+    const { addIntegrity } = await import('../build/html-refs.js')
+    const urls = await pageUrls(base)
+    for (const page of late) {
+      const text = writes.has(page) ? Buffer.from(writes.get(page)!).toString('utf8') : await readFile(path.join(dir, page), 'utf8')
+      const named: string[] = []
+      const updated = addIntegrity(text, (url) => {
+        const target = urls.targetOf(url, page)
+        const file = target === undefined ? undefined : files[target]
+        if (!file?.immutable) return undefined
+        named.push(target!)
+        return file.integrity
+      })
+      if (updated === undefined) continue
+      writes.set(page, Buffer.from(updated))
+      files[page] = describeFile({ fileName: page, bytes: updated, immutable: false })
+      const reason = `integrity of ${[...new Set(named)].sort().join(', ')}`
+      const rewritten = changes.find((c) => c.path === page && c.action === 'rewrite')
+      if (rewritten) rewritten.reason += `; ${reason}`
+      else changes.push({ path: page, action: 'rewrite', reason })
+    }
+  }
+
   if (Object.keys(files).length === 0) {
     throw new CdnPublishError(Codes.PUBLISH_FAILED, `${dir} holds nothing to publish: no file${built ? ' in its manifest or' : ''} on disk. Build first, or name the directory the site is in.`, { file: dir })
   }
@@ -171,17 +196,16 @@ async function rewritePage(
   fingerprint: (target: string) => Promise<string>,
 ): Promise<{ text: string; named: string[] } | undefined> {
   // the HTML and CSS scanners load only for a directory with late pages
-  const [{ rewriteHtml }, { isExternalOrSpecialUrl, rewriteCssRefs, splitUrlSuffix }, { createUrls, isRelativeUrl }] = await Promise.all([
+  const [{ rewriteHtml }, { rewriteCssRefs, splitUrlSuffix }, { createUrls, isRelativeUrl }] = await Promise.all([
     import('../build/html-refs.js'),
     import('../build/css-urls.js'),
     import('../build/urls.js'),
   ])
   const urls = createUrls(base)
+  const paths = await pageUrls(base)
   const named = new Set<string>()
   const targetOf = (url: string) => {
-    const { path: p } = splitUrlSuffix(url)
-    if (p === '' || DATA_URL_RE.test(url) || isExternalOrSpecialUrl(url)) return undefined
-    const target = urls.outputPathOf(p, page, 'html')
+    const target = paths.targetOf(url, page)
     return target !== undefined && files[target] && !files[target].immutable && !isHtml(target) ? target : undefined
   }
   // fingerprint first (reading files is async), then rewrite with the copies' names known
@@ -215,6 +239,19 @@ async function rewritePage(
     },
   })
   return text === undefined ? undefined : { text, named: [...named].sort() }
+}
+
+/** The directory path a URL of a page names (undefined: another site, a data URL, nothing). */
+async function pageUrls(base: string): Promise<{ targetOf(url: string, page: string): string | undefined }> {
+  const [{ isExternalOrSpecialUrl, splitUrlSuffix }, { createUrls }] = await Promise.all([import('../build/css-urls.js'), import('../build/urls.js')])
+  const urls = createUrls(base)
+  return {
+    targetOf(url, page) {
+      const { path: p } = splitUrlSuffix(url)
+      if (p === '' || DATA_URL_RE.test(url) || isExternalOrSpecialUrl(url)) return undefined
+      return urls.outputPathOf(p, page, 'html')
+    },
+  }
 }
 
 /** Every file under `dir`, as POSIX paths relative to it (symbolic links followed to files). */

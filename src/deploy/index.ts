@@ -42,6 +42,8 @@ export interface DeployInput {
     /** Give the public files they name fingerprinted copies (`fingerprint.public`). */
     fingerprintPublic: boolean
     hashLength: number
+    /** Integrity attributes on their scripts, stylesheets and module preloads (`sri`). */
+    sri?: boolean
     /** Base URL, for a directory without a manifest (default `/`). */
     base?: string
   }

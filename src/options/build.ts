@@ -20,5 +20,6 @@ export function resolveBuildOptions(options: CdnPublishOptions = {}, env: Record
   if (typeof base !== 'string') throw invalid('base', "a URL prefix such as '/' or 'https://cdn.example.com/'", { value: options.base })
   const label = options.label ?? env.CDN_PUBLISH_LABEL ?? undefined
   if (label !== undefined && typeof label !== 'string') throw invalid('label', 'a string', { value: options.label })
-  return { fingerprintPublic: fp.public ?? true, hashLength, manifest, strict: options.strict ?? false, publicDir, base, label: label || undefined }
+  if (options.sri !== undefined && typeof options.sri !== 'boolean') throw invalid('sri', 'a boolean', { value: options.sri })
+  return { sri: options.sri ?? false, fingerprintPublic: fp.public ?? true, hashLength, manifest, strict: options.strict ?? false, publicDir, base, label: label || undefined }
 }

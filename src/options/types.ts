@@ -59,6 +59,17 @@ export interface CdnPublishOptions {
    */
   label?: string
   /**
+   * Subresource integrity: give every `<script src>`, `<link rel=stylesheet>` and
+   * `<link rel=modulepreload>` of the pages this plugin publishes that names a content-hashed file
+   * of the output an `integrity` attribute (the sha384 digest the manifest lists for it) and a
+   * `crossorigin` attribute when it has none. Applied after every rename, to Vite's pages and to
+   * the pages a framework writes after the bundle. Files whose names carry no hash get none (their
+   * bytes can change under their URL). Served from another origin, the files need CORS headers
+   * (see "Subresource integrity" in the README).
+   * @default false
+   */
+  sri?: boolean
+  /**
    * Publish the output to an S3-compatible bucket after the build (see "Publishing" in the
    * README). Publishing happens only when a bucket is configured here or in `CDN_PUBLISH_BUCKET`;
    * `false` turns it off entirely.
@@ -82,6 +93,7 @@ export interface ResolvedBuildOptions {
   publicDir: string | false
   base: string
   label: string | undefined
+  sri: boolean
 }
 
 // ---------------------------------------------------------------------------------------------
