@@ -149,7 +149,7 @@ export async function publishAfterBuild(ctx: StepContext, input: AfterBuildInput
       retention,
       logger,
       report: publish.report === false ? false : publish.report === undefined ? defaultReportPath(input.root) : path.resolve(input.root, publish.report),
-      pages: { fingerprintPublic: build.fingerprintPublic, hashLength: build.hashLength, sri: build.sri, base: build.base },
+      pages: { fingerprintPublic: build.fingerprintPublic, hashLength: build.hashLength, sri: build.sri, skewGuard: build.skewGuard, base: build.base },
     })
   } catch (err) {
     fail(ctx, err)

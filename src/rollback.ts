@@ -9,6 +9,7 @@
  * restore and the switch under the prefix's lease (./bucket/lease.ts), as a publish's switch.
  */
 import { md5Hex } from './build/hash.js'
+import { RELEASE_FILE } from './build/manifest.js'
 import { CdnPublishError, Codes } from './errors.js'
 import { readBucketState, readRecord, releaseOfManifest, type BucketState } from './bucket/state.js'
 import { restore, revert } from './publish/revert.js'
@@ -114,7 +115,10 @@ export async function runRollback(input: RollbackInput): Promise<RollbackReport>
         { release: target.release, current },
       )
     }
-    await pool(todo, input.concurrency ?? 8, (p) => restore(store, prefix + p, bytes.get(p)!, snapshots[p]))
+    // cdn-release.json after the pages it speaks for, as in a publish
+    for (const group of [todo.filter((p) => p !== RELEASE_FILE), todo.filter((p) => p === RELEASE_FILE)]) {
+      await pool(group, input.concurrency ?? 8, (p) => restore(store, prefix + p, bytes.get(p)!, snapshots[p]))
+    }
     // the switch, conditional on the manifest read: a writer that takes no lease loses nothing
     try {
       await restore(store, manifestKey, bytes.get(input.manifest)!, snapshots[input.manifest], stored ? { ifMatch: stored.etag } : { ifNoneMatch: true })

@@ -496,3 +496,34 @@ export function addIntegrity(html: string, integrityOf: IntegrityOf): string | u
   }
   return s.hasChanged() ? s.toString() : undefined
 }
+
+/**
+ * Put `tag` (a whole element) before the first `<script>` of the page, or in place of the element
+ * `isOurs` recognises by its attributes (a page handled before keeps one such element). A page
+ * without a script runs no code and is left alone. Everything else is kept byte for byte.
+ *
+ * Returns the new page, or `undefined` when nothing changed.
+ */
+export function placeBeforeFirstScript(html: string, tag: string, isOurs: (attr: (name: string) => string | undefined) => boolean): string | undefined {
+  const doc = parse(html, { sourceCodeLocationInfo: true })
+  let first: { start: number; end: number } | undefined
+  let ours: { start: number; end: number } | undefined
+  const stack: ParentNode[] = [doc]
+  while (stack.length) {
+    const parent = stack.pop()!
+    for (const node of parent.childNodes as Node[]) {
+      if (!('tagName' in node) || node.namespaceURI !== HTML_NS) continue
+      const tag = asciiLower(node.tagName)
+      if (tag === 'template') continue
+      stack.push(node)
+      const loc = node.sourceCodeLocation
+      if (tag !== 'script' || !loc?.startTag) continue
+      const span = { start: loc.startTag.startOffset, end: loc.endTag?.endOffset ?? loc.startTag.endOffset }
+      if (isOurs((name) => node.attrs.find((a) => !a.prefix && a.name === name)?.value)) ours ??= span
+      else if (!first || span.start < first.start) first = span
+    }
+  }
+  if (ours) return html.slice(ours.start, ours.end) === tag ? undefined : html.slice(0, ours.start) + tag + html.slice(ours.end)
+  if (!first) return undefined
+  return html.slice(0, first.start) + tag + html.slice(first.start)
+}

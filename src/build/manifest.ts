@@ -60,10 +60,20 @@ function fileDigest(file: string): FileDigest {
   }
 }
 
-/** Release id: a hash of the sorted `(path, integrity)` list, so identical builds are one release. */
+/**
+ * The stable file naming the live build and release, at the root of the published directory
+ * (the skew guard's, ./skew-guard.ts).
+ */
+export const RELEASE_FILE = 'cdn-release.json'
+
+/**
+ * Release id: a hash of the sorted `(path, integrity)` list, so identical builds are one release.
+ * `cdn-release.json` is left out: it carries the id.
+ */
 export function releaseId(files: Record<string, ManifestFile>): string {
   return hexHash(
     Object.keys(files)
+      .filter((path) => path !== RELEASE_FILE)
       .sort()
       .map((path) => `${path}\0${files[path].integrity}`)
       .join('\n'),

@@ -1,6 +1,6 @@
 /**
  * Where the CLI's options come from: the `--config` file (a .json, .js or .mjs file with
- * { publish, retention, manifest, fingerprint }), and the precedence flags > environment > config file > defaults.
+ * { publish, retention, manifest, fingerprint, sri, skewGuard }), and the precedence flags > environment > config file > defaults.
  */
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url'
 import { ENV_FOR, type SourcedOption } from '../options/env.js'
 import { resolvePublishOptions } from '../options/publish.js'
 import { type PublishOptions, type ResolvedPublishOptions } from '../options/types.js'
-import type { FingerprintOptions } from '../options/types.js'
+import type { CdnPublishOptions, FingerprintOptions } from '../options/types.js'
 import { resolveRetention } from '../options/retention.js'
 import { type ResolvedRetention, type RetentionOptions } from '../options/types.js'
 import { asFlagError, integerFlag, UsageError, type Flags } from './args.js'
@@ -22,11 +22,13 @@ export interface ConfigFile {
   manifest?: string
   /** Integrity attributes on the scripts and stylesheets of pages the directory pass handles. */
   sri?: boolean
+  /** The runtime skew guard on the pages the directory pass handles (all of them). */
+  skewGuard?: CdnPublishOptions['skewGuard']
   /** The file's name, for the sources the start line shows (set by `loadConfig`). */
   name?: string
 }
 
-const CONFIG_KEYS = ['publish', 'retention', 'manifest', 'fingerprint', 'sri']
+const CONFIG_KEYS = ['publish', 'retention', 'manifest', 'fingerprint', 'sri', 'skewGuard']
 
 export async function loadConfig(file: string | undefined): Promise<ConfigFile> {
   if (file === undefined) return {}

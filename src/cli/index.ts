@@ -124,8 +124,8 @@ async function publish(
   const [{ resolveBuildOptions }, { defaultReportPath, deployDirectory }] = await Promise.all([import('../options/build.js'), import('../deploy/index.js')])
   const given = flags['no-report'] ? false : (flags.report ?? o.report)
   const report = given === false ? false : given === undefined ? defaultReportPath(process.cwd()) : path.resolve(given)
-  const fp = resolveBuildOptions({ fingerprint: config.fingerprint ?? {}, ...(config.sri !== undefined ? { sri: config.sri } : {}) })
-  const pages = { fingerprintPublic: !flags['no-fingerprint'] && fp.fingerprintPublic, hashLength: fp.hashLength, sri: fp.sri }
+  const fp = resolveBuildOptions({ fingerprint: config.fingerprint ?? {}, ...(config.sri !== undefined ? { sri: config.sri } : {}), ...(config.skewGuard !== undefined ? { skewGuard: config.skewGuard } : {}) })
+  const pages = { fingerprintPublic: !flags['no-fingerprint'] && fp.fingerprintPublic, hashLength: fp.hashLength, sri: fp.sri, skewGuard: fp.skewGuard }
   let result
   try {
     result = await deployDirectory({ dir: abs, manifest, options: o, retention, logger, report, pages: flags.base !== undefined ? { ...pages, base: flags.base } : pages })

@@ -22,6 +22,7 @@ import type { CdnManifest, ManifestFile } from '../build/manifest-types.js'
 import { fingerprintedName } from '../build/names.js'
 import { isHtml } from '../build/outputs.js'
 import { CdnPublishError, Codes } from '../errors.js'
+import type { ResolvedSkewGuard } from '../options/types.js'
 import { REPORT_FILE } from '../publish/report.js'
 import { hashedNameForm } from './hashed-names.js'
 
@@ -52,6 +53,8 @@ export interface DirectoryInput {
   hashLength: number
   /** Give the scripts, stylesheets and module preloads of late pages integrity attributes (the `sri` option). */
   sri?: boolean
+  /** Add the runtime skew guard to every page, and `cdn-release.json` (the `skewGuard` option). */
+  skewGuard?: ResolvedSkewGuard | false
   /** Label of the release, when the directory has no manifest to take it from. */
   label?: string | undefined
 }
@@ -75,6 +78,13 @@ export async function finalDirectory(input: DirectoryInput): Promise<FinalDirect
   const writes = new Map<string, Uint8Array>()
   const files: Record<string, ManifestFile> = { ...built?.files }
   const aliases: Record<string, string> = { ...built?.aliases }
+  /** Record a change; a second reason for a path already changed is appended to the first. */
+  const change = (c: DirectoryChange) => {
+    const earlier = changes.find((e) => e.path === c.path && e.action === c.action)
+    if (earlier) earlier.reason += `; ${c.reason}`
+    else changes.push(c)
+  }
+  const pageText = async (page: string) => (writes.has(page) ? Buffer.from(writes.get(page)!).toString('utf8') : await readFile(path.join(dir, page), 'utf8'))
 
   for (const p of Object.keys(files)) {
     if (!p.startsWith(INTERNAL_DIR)) continue
@@ -133,7 +143,7 @@ export async function finalDirectory(input: DirectoryInput): Promise<FinalDirect
     const { addIntegrity } = await import('../build/html-refs.js')
     const urls = await pageUrls(base)
     for (const page of late) {
-      const text = writes.has(page) ? Buffer.from(writes.get(page)!).toString('utf8') : await readFile(path.join(dir, page), 'utf8')
+      const text = await pageText(page)
       const named: string[] = []
       const updated = addIntegrity(text, (url) => {
         const target = urls.targetOf(url, page)
@@ -145,11 +155,23 @@ export async function finalDirectory(input: DirectoryInput): Promise<FinalDirect
       if (updated === undefined) continue
       writes.set(page, Buffer.from(updated))
       files[page] = describeFile({ fileName: page, bytes: updated, immutable: false })
-      const reason = `integrity of ${[...new Set(named)].sort().join(', ')}`
-      const rewritten = changes.find((c) => c.path === page && c.action === 'rewrite')
-      if (rewritten) rewritten.reason += `; ${reason}`
-      else changes.push({ path: page, action: 'rewrite', reason })
+      change({ path: page, action: 'rewrite', reason: `integrity of ${[...new Set(named)].sort().join(', ')}` })
     }
+  }
+
+  if (input.skewGuard) {
+    const { addSkewGuard } = await import('../build/skew-guard.js')
+    await addSkewGuard({
+      files,
+      writes,
+      onDisk,
+      base,
+      hashLength: input.hashLength,
+      sri: input.sri ?? false,
+      guard: input.skewGuard,
+      readPage: pageText,
+      change: (p, action, reason, immutable) => change({ path: p, action, reason, ...(immutable !== undefined ? { immutable } : {}) }),
+    })
   }
 
   if (Object.keys(files).length === 0) {

@@ -20,7 +20,7 @@ import { openStore } from '../bucket/open.js'
 import type { ObjectStore } from '../bucket/store.js'
 import { CdnPublishError, Codes } from '../errors.js'
 import type { PublishLogger } from '../log.js'
-import type { ResolvedRetention } from '../options/types.js'
+import type { ResolvedRetention, ResolvedSkewGuard } from '../options/types.js'
 import { emptyReport, writeReport, type PublishReport } from '../publish/report.js'
 import { runPublish, type PublishRunOptions } from '../publish/run.js'
 import { pruneSummary, runPrune, type PruneReport } from '../retention/prune.js'
@@ -44,6 +44,8 @@ export interface DeployInput {
     hashLength: number
     /** Integrity attributes on their scripts, stylesheets and module preloads (`sri`). */
     sri?: boolean
+    /** The runtime skew guard on every page, and `cdn-release.json` (`skewGuard`). */
+    skewGuard?: ResolvedSkewGuard | false
     /** Base URL, for a directory without a manifest (default `/`). */
     base?: string
   }

@@ -1,5 +1,6 @@
 /** The build-side options, checked and with defaults applied. */
-import type { CdnPublishOptions, FingerprintOptions, ResolvedBuildOptions } from './types.js'
+import { parseDuration } from '../util/duration.js'
+import type { CdnPublishOptions, FingerprintOptions, ResolvedBuildOptions, ResolvedSkewGuard, SkewGuardOptions } from './types.js'
 import { invalid, isObject } from './validate.js'
 
 /** Validate and normalise the build-side options. Throws `CdnPublishError` (`INVALID_OPTION`). */
@@ -21,5 +22,21 @@ export function resolveBuildOptions(options: CdnPublishOptions = {}, env: Record
   const label = options.label ?? env.CDN_PUBLISH_LABEL ?? undefined
   if (label !== undefined && typeof label !== 'string') throw invalid('label', 'a string', { value: options.label })
   if (options.sri !== undefined && typeof options.sri !== 'boolean') throw invalid('sri', 'a boolean', { value: options.sri })
-  return { sri: options.sri ?? false, fingerprintPublic: fp.public ?? true, hashLength, manifest, strict: options.strict ?? false, publicDir, base, label: label || undefined }
+  const skewGuard = resolveSkewGuard(options.skewGuard)
+  return { sri: options.sri ?? false, skewGuard, fingerprintPublic: fp.public ?? true, hashLength, manifest, strict: options.strict ?? false, publicDir, base, label: label || undefined }
+}
+
+function resolveSkewGuard(value: unknown): ResolvedSkewGuard | false {
+  if (value === undefined || value === false) return false
+  if (value === true) return { reload: true, pollMs: false }
+  if (!isObject(value)) throw invalid('skewGuard', "true, false, or an object such as { poll: '5m' }", { value })
+  const unknown = Object.keys(value).find((k) => k !== 'reload' && k !== 'poll')
+  if (unknown !== undefined) throw invalid(`skewGuard.${unknown}`, 'one of the known options (reload, poll)', 'got an unknown option')
+  const { reload, poll: given } = value as SkewGuardOptions
+  if (reload !== undefined && typeof reload !== 'boolean') throw invalid('skewGuard.reload', 'a boolean', { value: reload })
+  const poll = given ?? false
+  if (poll !== false && typeof poll !== 'string') throw invalid('skewGuard.poll', "a duration such as '5m', or false", { value: given })
+  const pollMs = poll === false ? false : parseDuration(poll, 'skewGuard.poll')
+  if (pollMs !== false && pollMs < 10_000) throw invalid('skewGuard.poll', "a duration of at least '10s' (every page asks once per period)", { value: poll })
+  return { reload: reload ?? true, pollMs }
 }

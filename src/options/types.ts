@@ -24,6 +24,25 @@ export interface FingerprintOptions {
   hashLength?: number
 }
 
+/** Options of the runtime skew guard (`skewGuard`). */
+export interface SkewGuardOptions {
+  /**
+   * Reload the page once when a file of its release fails to load and another build is live,
+   * and, with `poll`, on the next navigation (`history.pushState`, back/forward) after an update
+   * was seen. `false`: only dispatch the events (`cdn-publish:skew`, `cdn-publish:update`) and
+   * leave the reload to the app.
+   * @default true
+   */
+  reload?: boolean
+  /**
+   * How often the page asks `cdn-release.json` whether another build is live (a duration such as
+   * `'5m'`); when one is, it dispatches `cdn-publish:update` on `window` once per new build.
+   * `false`: never; the file is read only after a failed load.
+   * @default false
+   */
+  poll?: string | false
+}
+
 /** Options of `cdnPublish()`. */
 export interface CdnPublishOptions {
   /** Fingerprinting of files the bundler does not hash itself. */
@@ -70,6 +89,17 @@ export interface CdnPublishOptions {
    */
   sri?: boolean
   /**
+   * The runtime skew guard (see "Skew guard" in the README): each published page that runs
+   * scripts loads a small guard (`cdn-skew-guard-<hash>.js`, no dependency, under 1 KB) that, when
+   * a lazy chunk or stylesheet of the page's release fails to load (`vite:preloadError`, a failed
+   * dynamic import), asks `cdn-release.json` which build is live and reloads the page once if it
+   * is another one; it never reloads twice toward the same build. Added where the pages are
+   * published (the deploy core), with `cdn-release.json` written just before the stable manifest.
+   * `true` is `{ reload: true, poll: false }`.
+   * @default false
+   */
+  skewGuard?: boolean | SkewGuardOptions
+  /**
    * Publish the output to an S3-compatible bucket after the build (see "Publishing" in the
    * README). Publishing happens only when a bucket is configured here or in `CDN_PUBLISH_BUCKET`;
    * `false` turns it off entirely.
@@ -94,6 +124,13 @@ export interface ResolvedBuildOptions {
   base: string
   label: string | undefined
   sri: boolean
+  skewGuard: ResolvedSkewGuard | false
+}
+
+export interface ResolvedSkewGuard {
+  reload: boolean
+  /** Milliseconds between two reads of `cdn-release.json`; `false`: no polling. */
+  pollMs: number | false
 }
 
 // ---------------------------------------------------------------------------------------------

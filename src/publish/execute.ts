@@ -5,6 +5,7 @@
  * then the previous record `replaced` and this release's `current`. Fills the report as it goes.
  */
 import { md5Hex as md5 } from '../build/hash.js'
+import { RELEASE_FILE } from '../build/manifest.js'
 import { Codes } from '../errors.js'
 import { allFiles, releaseRecord, type LocalFile, type PlannedFile, type PlannedSnapshot, type PublishPlan, type StoredDigest } from './plan.js'
 import { Progress, type PublishLogger } from '../log.js'
@@ -152,10 +153,15 @@ async function switchServed(x: ExecuteInput, upload: (f: PlannedFile) => Promise
   const overwritten: PlannedFile[] = []
   let manifestSent = false
   try {
-    await pool(plan.mutable.filter((f) => f.action === 'upload').sort(bySize), x.options.concurrency, async (f) => {
-      overwritten.push(f)
-      await upload(f)
-    })
+    // the pages and other mutable files, then cdn-release.json (the skew guard tells pages to
+    // reload toward the build it names: every page of that build is served by then)
+    const mutable = plan.mutable.filter((f) => f.action === 'upload')
+    for (const group of [mutable.filter((f) => f.path !== RELEASE_FILE), mutable.filter((f) => f.path === RELEASE_FILE)]) {
+      await pool(group.sort(bySize), x.options.concurrency, async (f) => {
+        overwritten.push(f)
+        await upload(f)
+      })
+    }
     if (plan.manifest.action === 'upload') {
       const m = plan.manifest
       manifestSent = true

@@ -188,6 +188,27 @@ describe.each(servers.map((s) => [s.name, s] as const))('cdn-publish publish <di
     expect((await readObject(admin, bucket, `${PREFIX}robots.txt`)).cacheControl).toBe('no-cache')
   })
 
+  test('skewGuard and sri from the config file: the guard on the page with its integrity, cdn-release.json in the bucket', async () => {
+    const root = await builtApp()
+    const dist = path.join(root, 'dist')
+    const bucket = await createBucket(admin, 'dir-guard')
+    const config = path.join(root, 'cdn-publish.config.json')
+    writeFileSync(config, JSON.stringify({ sri: true, skewGuard: { poll: '5m' } }))
+    const r = await runCli(['publish', dist, '--config', config, ...target(bucket, path.join(root, 'report.json'))], env())
+    expectExit(r, 0)
+    const m = manifestOf(dist)
+    const guard = Object.keys(m.files).find((f) => /^cdn-skew-guard-[\w-]{8}\.js$/.test(f))!
+    const release = JSON.parse(readFileSync(path.join(dist, 'cdn-release.json'), 'utf8')) as { build: string; release: string }
+    expect(release.release).toBe(m.release)
+    const page = readFileSync(path.join(dist, 'index.html'), 'utf8')
+    expect(page).toContain(
+      `<script src="/${guard}" data-cdn-skew-guard data-build="${release.build}" data-release-url="/cdn-release.json" data-poll="300000" integrity="${m.files[guard].integrity}" crossorigin></script>`,
+    )
+    expect((await readObject(admin, bucket, `${PREFIX}cdn-release.json`)).bytes.toString()).toBe(`${JSON.stringify(release)}\n`)
+    expect((await readObject(admin, bucket, `${PREFIX}index.html`)).bytes.toString()).toBe(page)
+    expect((await readObject(admin, bucket, `${PREFIX}${guard}`)).cacheControl).toBe('public, max-age=31536000, immutable')
+  })
+
   test('the default report goes to node_modules/.cache/cdn-publish/ of the working directory; inside the published directory it is refused', async () => {
     const root = await builtApp()
     const dist = path.join(root, 'dist')
