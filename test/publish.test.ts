@@ -186,7 +186,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('publish on %s', (name, 
     expect(puts.filter((r) => r.key === leaseKey('')).length).toBe(1)
     expect(puts.slice(0, leasePut).every((r) => manifest.files[r.key]?.immutable !== false && r.key !== 'cdn-manifest.json')).toBe(true)
     expect(puts.slice(leasePut + 1).every((r) => !manifest.files[r.key]?.immutable && !r.key.startsWith('.cdn-publish/snapshots/'))).toBe(true)
-    expect(requests.at(-1)).toMatchObject({ method: 'POST', query: expect.stringContaining('delete') })
+    expect(requests.at(-1)).toMatchObject({ method: 'DELETE', key: leaseKey('') })
     expect(await objectExists(admin, bucket, leaseKey(''))).toBe(false)
     const keys = puts.filter((r) => r.key !== leaseKey('')).map((r) => r.key)
     expect(keys[0]).toBe(recordKeyOf('', manifest.release))
