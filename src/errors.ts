@@ -36,6 +36,8 @@ export const Codes = {
   REUPLOADED: 'REUPLOADED',
   /** (warning) The prune plan kept something for safety: a timestamp in the future (clock skew), an unread record, a file the current release names that is missing. */
   PRUNE_KEPT: 'PRUNE_KEPT',
+  /** (warning) The CDN invalidation after the switch failed; the release is live, the CDN may serve cached pages until they expire. */
+  INVALIDATION_FAILED: 'INVALIDATION_FAILED',
   /** (warning) The publish report could not be written; the publish stands. */
   REPORT_NOT_WRITTEN: 'REPORT_NOT_WRITTEN',
   /** A rollback was refused: no such retained release, or some of its files are gone. */

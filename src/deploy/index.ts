@@ -25,6 +25,7 @@ import { emptyReport, writeReport, type PublishReport } from '../publish/report.
 import { runPublish, type PublishRunOptions } from '../publish/run.js'
 import { pruneSummary, runPrune, type PruneReport } from '../retention/prune.js'
 import { finalDirectory, type DirectoryChange, type FinalDirectory } from './directory.js'
+import type { InvalidationSection } from './invalidate.js'
 
 export interface DeployInput {
   /** Absolute directory to publish: what the CDN origin serves, complete. */
@@ -62,7 +63,7 @@ export interface DeployResult {
   prune?: PruneReport
 }
 
-export type DeployReport = PublishReport & { directory?: DirectorySection; prune?: PruneSection }
+export type DeployReport = PublishReport & { directory?: DirectorySection; invalidation?: InvalidationSection; prune?: PruneSection }
 
 /** What the report file says about the prune (the full plan stays out: it can be huge). */
 export interface PruneSection {
@@ -106,6 +107,17 @@ export async function deployDirectory(input: DeployInput): Promise<DeployResult>
       ...(o.dryRun ? { pending: final.writes } : {}),
       ...(input.now ? { now: input.now } : {}),
     })
+    if (o.invalidate) {
+      const { invalidate } = await import('./invalidate.js')
+      report.invalidation = await invalidate({
+        cloudfront: o.invalidate.cloudfront,
+        changed: switched(report, final, o.prefix + input.manifest),
+        release: final.manifest.release,
+        previous: report.previous,
+        dryRun: o.dryRun,
+        logger,
+      })
+    }
     if (input.retention === false) {
       logger.info(outcome.summary)
       return { report }
@@ -166,6 +178,13 @@ async function pruneAfter(
     logger.warn(`pruning failed, the publish stands: ${e.message} Nothing a kept release names was deleted; the next prune retries.`, Codes.PRUNE_FAILED)
     return undefined
   }
+}
+
+/** The served keys the publish wrote (dry run: would write) in its switch: mutable files and the stable manifest. */
+function switched(report: PublishReport, final: FinalDirectory, manifestKey: string): string[] {
+  // a served file's key is prefix + path (a snapshot of it is not)
+  const served = (f: { path: string; key: string }) => f.key === manifestKey || (f.key === report.prefix + f.path && final.manifest.files[f.path]?.immutable === false)
+  return report.uploaded.filter(served).map((f) => f.key)
 }
 
 /** A report inside the published directory would be served (it names the bucket and endpoint). */

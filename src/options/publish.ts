@@ -81,8 +81,9 @@ export function resolvePublishOptions(
   const dir = o.dir
   if (dir !== undefined && (typeof dir !== 'string' || dir.trim() === '')) throw invalid('publish.dir', 'a directory path', { value: o.dir })
 
+  const bucket = checkBucket(bucketR)
   return {
-    bucket: checkBucket(bucketR),
+    bucket,
     prefix: checkPrefix(prefixR),
     region: checkRegion(regionR),
     endpoint,
@@ -97,6 +98,7 @@ export function resolvePublishOptions(
     checksums,
     report,
     dir,
+    invalidate: resolveInvalidate(o.invalidate, env, bucket !== undefined),
     sources: {
       bucket: bucketR.source,
       prefix: prefixR.source,
@@ -105,6 +107,52 @@ export function resolvePublishOptions(
       forcePathStyle: pathStyleR.value === undefined && forcePathStyle ? 'default for a local endpoint' : pathStyleR.source,
       dryRun: dryRunR.source,
       label: label.source,
+    },
+  }
+}
+
+const WAIT_DEFAULT_MS = 600_000
+
+/** `publish.invalidate`, with the distribution and CloudFront's endpoint from the environment. */
+function resolveInvalidate(value: unknown, env: PublishEnv, publishing: boolean): ResolvedPublishOptions['invalidate'] {
+  if (value !== undefined && !isObject(value)) throw invalid('publish.invalidate', "an object such as { cloudfront: { originPath: '/static' } }", { value })
+  const unknown = Object.keys(value ?? {}).find((k) => k !== 'cloudfront')
+  if (unknown !== undefined) throw invalid(`publish.invalidate.${unknown}`, 'a known CDN (cloudfront)', 'got an unknown option')
+  const cf = (value as { cloudfront?: unknown } | undefined)?.cloudfront
+  if (cf !== undefined && !isObject(cf)) throw invalid('publish.invalidate.cloudfront', "an object such as { originPath: '/static', wait: true }", { value: cf })
+  const o = (cf ?? {}) as Record<string, unknown>
+  const other = Object.keys(o).find((k) => !['distributionId', 'originPath', 'paths', 'wait'].includes(k))
+  if (other !== undefined) throw invalid(`publish.invalidate.cloudfront.${other}`, 'one of distributionId, originPath, paths, wait', 'got an unknown option')
+  const id = stringOption('invalidate.cloudfront.distributionId', o.distributionId, env, ['CDN_PUBLISH_CLOUDFRONT_DISTRIBUTION'])
+  if (id.value === undefined) {
+    if (cf !== undefined && publishing) {
+      throw invalid('publish.invalidate.cloudfront.distributionId', 'the id of the distribution (here or in CDN_PUBLISH_CLOUDFRONT_DISTRIBUTION)', 'got none')
+    }
+    return undefined
+  }
+  if (!/^[A-Za-z0-9]{1,64}$/.test(id.value)) {
+    throw invalid(id.envName ?? 'publish.invalidate.cloudfront.distributionId', 'a CloudFront distribution id such as E2QWRUHAPOMQZL', { value: id.value })
+  }
+  const originPath = o.originPath ?? ''
+  if (typeof originPath !== 'string' || (originPath !== '' && (!originPath.startsWith('/') || originPath.endsWith('/')))) {
+    throw invalid('publish.invalidate.cloudfront.originPath', "'' or a path such as '/static' (as the distribution's origin settings say it)", { value: o.originPath })
+  }
+  const paths = o.paths
+  if (paths !== undefined && (!Array.isArray(paths) || paths.length === 0 || paths.some((p) => typeof p !== 'string' || !p.startsWith('/')))) {
+    throw invalid('publish.invalidate.cloudfront.paths', "a list of URL paths starting with '/', such as ['/*']", { value: paths })
+  }
+  const wait = o.wait ?? false
+  if (typeof wait !== 'boolean' && (typeof wait !== 'number' || !(wait > 0) || wait > 3600)) {
+    throw invalid('publish.invalidate.cloudfront.wait', 'true, false, or the most seconds to wait (at most 3600)', { value: o.wait })
+  }
+  const endpoint = firstEnv(env, ['CDN_PUBLISH_CLOUDFRONT_ENDPOINT'])?.value
+  return {
+    cloudfront: {
+      distributionId: id.value,
+      originPath,
+      paths: paths as string[] | undefined,
+      waitMs: wait === true ? WAIT_DEFAULT_MS : wait === false ? 0 : Math.round(wait * 1000),
+      endpoint: endpoint === undefined ? undefined : checkEndpoint({ value: endpoint, source: 'env', envName: 'CDN_PUBLISH_CLOUDFRONT_ENDPOINT' }),
     },
   }
 }

@@ -273,6 +273,40 @@ export interface PublishOptions {
    * React Router `build/client`, for Astro `dist/` (static) or `build.client` (server output)
    */
   dir?: string
+  /**
+   * Tell the CDN to drop its cached copies of the mutable files the switch changed (pages, the
+   * stable manifest, version files), once the new release is live (see "CDN invalidation" in the
+   * README). A failed invalidation is a warning (`INVALIDATION_FAILED`): the release is live.
+   */
+  invalidate?: InvalidateOptions
+}
+
+export interface InvalidateOptions {
+  /** A CloudFront distribution in front of the bucket. */
+  cloudfront?: CloudFrontInvalidation
+}
+
+export interface CloudFrontInvalidation {
+  /**
+   * The distribution's id (`E2QWRUHAPOMQZL`). A resource, so best in the environment:
+   * `CDN_PUBLISH_CLOUDFRONT_DISTRIBUTION` (which alone turns invalidation on).
+   */
+  distributionId?: string
+  /**
+   * The distribution origin's "Origin path" for this bucket (`/static`): CloudFront asks the
+   * bucket for origin path + URL path, so a key's URL path is the key without it.
+   * @default ''
+   */
+  originPath?: string
+  /** Paths to invalidate instead of the changed files' (`['/*']`). */
+  paths?: string[]
+  /**
+   * Wait for CloudFront to report the invalidation completed: `true` waits up to 10 minutes, a
+   * number is the most seconds to wait. Past that the publish ends; the invalidation completes
+   * on its own.
+   * @default false
+   */
+  wait?: boolean | number
 }
 
 /** A compiled glob: whether a path relative to the output directory matches it. */
@@ -313,8 +347,21 @@ export interface ResolvedPublishOptions {
   report: string | false | undefined
   /** The directory to publish as given (relative to the project root); undefined: the framework's or the build's. */
   dir: string | undefined
+  /** Undefined: no CDN invalidation. */
+  invalidate: { cloudfront: ResolvedCloudFront } | undefined
   /** Where each value that can come from the environment came from. */
   sources: Record<SourcedOption, ValueSource>
+}
+
+export interface ResolvedCloudFront {
+  distributionId: string
+  /** `''` or starting with `/`, without a trailing `/`. */
+  originPath: string
+  paths: string[] | undefined
+  /** `0`: do not wait. */
+  waitMs: number
+  /** CloudFront's API endpoint (`CDN_PUBLISH_CLOUDFRONT_ENDPOINT`); undefined: AWS. */
+  endpoint: string | undefined
 }
 
 

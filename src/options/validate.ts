@@ -36,6 +36,7 @@ const KNOWN_OPTIONS = new Set([
   'checksums',
   'report',
   'dir',
+  'invalidate',
 ])
 const CREDENTIAL_OPTIONS = /^(?:credentials|accesskey(?:id)?|secret(?:accesskey)?|sessiontoken|token|password|profile)$/i
 
