@@ -6,7 +6,7 @@
  * servers through a counting proxy; a page written after the build goes through the directory
  * pass as a framework's page would. The guard's behaviour in a browser is test/e2e/skew-guard.test.ts.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import { placeBeforeFirstScript } from '../src/build/html-refs.js'
@@ -16,6 +16,7 @@ import { finalDirectory } from '../src/deploy/directory.js'
 import { resolveBuildOptions } from '../src/options/build.js'
 import type { CdnManifest } from '../src/index.js'
 import { captureLogs, codes, fixtureCopies, readReport, viteBuild, vites, type BuildResult } from './helpers/build.js'
+import { cliEnv, runCli } from './helpers/cli.js'
 import { adminClient, createBucket, credsEnv, readObject, startCountingProxy, withEnv, type CountingProxy } from './helpers/s3.js'
 
 const servers = inject('s3servers')
@@ -146,7 +147,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('published with the guar
     admin.destroy()
   })
 
-  test('every page, then cdn-release.json (no-cache), then the stable manifest; the same build again uploads nothing', async () => {
+  test('every page, then cdn-release.json (no-cache), then the stable manifest; the same build again uploads nothing; a rollback restores it in that order', async () => {
     const bucket = await createBucket(admin, `guard-${name}`)
     const root = fx.project('playground/skew')
     const publish = async (): Promise<BuildResult> => {
@@ -183,5 +184,21 @@ describe.each(servers.map((s) => [s.name, s] as const))('published with the guar
     expect(again.manifest!.release).toBe(m.release)
     expect(readReport(root).uploaded).toEqual([])
     expect(proxy.requests().filter((q) => q.method === 'PUT' && q.bucket === bucket)).toEqual([])
+
+    // release 2, then a rollback to release 1: cdn-release.json names release 1's build again,
+    // written after the page it speaks for and before the manifest
+    const route = path.join(root, 'src/routes/report.js')
+    writeFileSync(route, readFileSync(route, 'utf8').replace("'release one'", "'release two'"))
+    const second = await publish()
+    expect(JSON.parse((await readObject(admin, bucket, `app/${RELEASE_FILE}`)).bytes.toString())).toEqual({ build: buildId(second.manifest!.files), release: second.manifest!.release })
+    proxy.reset()
+    const back = await runCli(['rollback', m.release, '--bucket', bucket, '--prefix', 'app/', '--endpoint', proxy.endpoint], cliEnv(credsEnv(server)))
+    expect(back.code, back.stderr).toBe(0)
+    expect((await readObject(admin, bucket, `app/${RELEASE_FILE}`)).bytes.toString()).toBe(r.text(RELEASE_FILE))
+    const restored = proxy
+      .requests()
+      .filter((q) => q.method === 'PUT' && q.bucket === bucket && !q.key.startsWith('app/.cdn-publish/'))
+      .map((q) => q.key)
+    expect(restored).toEqual(['app/index.html', `app/${RELEASE_FILE}`, 'app/cdn-manifest.json'])
   })
 })
