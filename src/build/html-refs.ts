@@ -464,35 +464,24 @@ export type IntegrityOf = (url: string, tag: 'script' | 'link') => string | unde
  * Returns the new page, or `undefined` when nothing changed.
  */
 export function addIntegrity(html: string, integrityOf: IntegrityOf): string | undefined {
-  const doc = parse(html, { sourceCodeLocationInfo: true })
   const s = new MagicString(html)
-  const stack: ParentNode[] = [doc]
-  while (stack.length) {
-    const parent = stack.pop()!
-    for (const node of parent.childNodes as Node[]) {
-      if (!('tagName' in node) || node.namespaceURI !== HTML_NS) continue
-      const tag = asciiLower(node.tagName)
-      if (tag === 'template' || tag === 'noscript') continue
-      stack.push(node)
-      const loc = node.sourceCodeLocation
-      const get = (name: string) => node.attrs.find((a) => !a.prefix && a.name === name)?.value
-      let url: string | undefined
-      if (tag === 'script') url = get('src')
-      else if (tag === 'link') {
-        const rels = asciiLower(get('rel') ?? '').split(/[\t\n\f\r ]+/)
-        if (rels.includes('stylesheet') || rels.includes('modulepreload')) url = get('href')
-      }
-      if (url === undefined || !loc?.attrs || !loc.startTag) continue
-      const [a, b] = trimSpan(url)
-      const value = a < b ? integrityOf(url.slice(a, b), tag as 'script' | 'link') : undefined
-      if (value === undefined) continue
-      const written = `integrity="${encodeAttributeValue(value, '"')}"`
-      const at = Math.max(...Object.values(loc.attrs).map((l) => l.endOffset))
-      const present = loc.attrs.integrity
-      if (present) s.overwrite(present.startOffset, present.endOffset, written)
-      else s.appendLeft(at, ` ${written}`)
-      if (get('crossorigin') === undefined) s.appendLeft(at, ' crossorigin')
+  for (const { tag, loc, attr } of loadingElements(html)) {
+    let url: string | undefined
+    if (tag === 'script') url = attr('src')
+    else if (tag === 'link') {
+      const rels = asciiLower(attr('rel') ?? '').split(/[\t\n\f\r ]+/)
+      if (rels.includes('stylesheet') || rels.includes('modulepreload')) url = attr('href')
     }
+    if (url === undefined || !loc.attrs) continue
+    const [a, b] = trimSpan(url)
+    const value = a < b ? integrityOf(url.slice(a, b), tag as 'script' | 'link') : undefined
+    if (value === undefined) continue
+    const written = `integrity="${encodeAttributeValue(value, '"')}"`
+    const at = Math.max(...Object.values(loc.attrs).map((l) => l.endOffset))
+    const present = loc.attrs.integrity
+    if (present) s.overwrite(present.startOffset, present.endOffset, written)
+    else s.appendLeft(at, ` ${written}`)
+    if (attr('crossorigin') === undefined) s.appendLeft(at, ' crossorigin')
   }
   return s.hasChanged() ? s.toString() : undefined
 }
@@ -505,25 +494,34 @@ export function addIntegrity(html: string, integrityOf: IntegrityOf): string | u
  * Returns the new page, or `undefined` when nothing changed.
  */
 export function placeBeforeFirstScript(html: string, tag: string, isOurs: (attr: (name: string) => string | undefined) => boolean): string | undefined {
-  const doc = parse(html, { sourceCodeLocationInfo: true })
   let first: { start: number; end: number } | undefined
   let ours: { start: number; end: number } | undefined
-  const stack: ParentNode[] = [doc]
-  while (stack.length) {
-    const parent = stack.pop()!
-    for (const node of parent.childNodes as Node[]) {
-      if (!('tagName' in node) || node.namespaceURI !== HTML_NS) continue
-      const tag = asciiLower(node.tagName)
-      if (tag === 'template') continue
-      stack.push(node)
-      const loc = node.sourceCodeLocation
-      if (tag !== 'script' || !loc?.startTag) continue
-      const span = { start: loc.startTag.startOffset, end: loc.endTag?.endOffset ?? loc.startTag.endOffset }
-      if (isOurs((name) => node.attrs.find((a) => !a.prefix && a.name === name)?.value)) ours ??= span
-      else if (!first || span.start < first.start) first = span
-    }
+  for (const { tag: name, loc, attr } of loadingElements(html)) {
+    if (name !== 'script') continue
+    const span = { start: loc.startTag!.startOffset, end: loc.endTag?.endOffset ?? loc.startTag!.endOffset }
+    if (isOurs(attr)) ours ??= span
+    else if (!first || span.start < first.start) first = span
   }
   if (ours) return html.slice(ours.start, ours.end) === tag ? undefined : html.slice(0, ours.start) + tag + html.slice(ours.end)
   if (!first) return undefined
   return html.slice(0, first.start) + tag + html.slice(first.start)
+}
+
+/**
+ * The HTML elements of a page that can load something when it is parsed, with their source
+ * locations and attributes (in no particular order): none inside `<template>` or `<noscript>`
+ * (inert until a script uses them), none in SVG or MathML.
+ */
+function* loadingElements(html: string): Generator<{ tag: string; loc: NonNullable<Element['sourceCodeLocation']>; attr: (name: string) => string | undefined }> {
+  const stack: ParentNode[] = [parse(html, { sourceCodeLocationInfo: true })]
+  while (stack.length) {
+    for (const node of stack.pop()!.childNodes as Node[]) {
+      if (!('tagName' in node) || node.namespaceURI !== HTML_NS) continue
+      const tag = asciiLower(node.tagName)
+      if (tag === 'template' || tag === 'noscript') continue
+      stack.push(node)
+      const loc = node.sourceCodeLocation
+      if (loc?.startTag) yield { tag, loc, attr: (name) => node.attrs.find((a) => !a.prefix && a.name === name)?.value }
+    }
+  }
 }

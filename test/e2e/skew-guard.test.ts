@@ -14,28 +14,23 @@
  * clock), and the next navigation after the update event reloads.
  */
 import { DeleteObjectCommand } from '@aws-sdk/client-s3'
-import { readFileSync, writeFileSync } from 'node:fs'
-import path from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import { buildId } from '../../src/build/skew-guard.js'
 import type { CdnManifest, CdnPublishOptions, RetentionOptions } from '../../src/index.js'
 import { captureLogs, codes, fixtureCopies, viteBuild } from '../helpers/build.js'
+import { launchChromium, ROUTE_OUTCOME, skewApp } from '../helpers/chromium.js'
 import { startOrigin } from '../helpers/origin.js'
 import { adminClient, createBucket, credsEnv, withEnv } from '../helpers/s3.js'
 
 const servers = inject('s3servers')
 const PREFIX = 'shop/'
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const TOO_SHORT: RetentionOptions = { releases: 1, minAge: 0, grace: 0 }
 
 let browser: Browser
 const fx = fixtureCopies()
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  browser = await launchChromium()
 })
 afterAll(async () => {
   await browser?.close()
@@ -82,9 +77,6 @@ async function openTab(origin: string, opts: { clock?: boolean } = {}) {
   }
 }
 
-/** In the page: the rendered route's text, or the error the page recorded, or null while neither. */
-const ROUTE_OUTCOME = "document.querySelector('#report')?.textContent ?? document.body.dataset.preloadError ?? document.body.dataset.importError ?? null"
-
 const lazyChunk = (m: CdnManifest) => Object.keys(m.files).find((p) => /^assets\/report-[\w-]{8}\.js$/.test(p))!
 
 describe.each(servers.map((s) => [s.name, s] as const))('the skew guard in Chromium, bucket on %s', (name, server) => {
@@ -101,35 +93,26 @@ describe.each(servers.map((s) => [s.name, s] as const))('the skew guard in Chrom
     return r.manifest!
   }
 
-  /** A copy of playground/skew; `change()` makes release 2 (the lazy route's code and its stylesheet's image). */
-  function skewApp() {
-    const root = fx.project('playground/skew')
-    return {
-      root,
-      change() {
-        const route = path.join(root, 'src/routes/report.js')
-        writeFileSync(route, readFileSync(route, 'utf8').replace("'release one'", "'release two'"))
-        const image = path.join(root, 'public/img/report.png')
-        writeFileSync(image, Buffer.concat([readFileSync(image), Buffer.from('release two')]))
-      },
-    }
-  }
-
-  test('release 1 pruned under an open tab: opening the lazy route reloads exactly once, onto release 2, and the route works', async () => {
-    const bucket = await createBucket(admin, `guard-reload-${name}`)
-    const app = skewApp()
+  /** Release 1 with the guard and a too-short retention, an origin, a tab on it; then release 2. */
+  async function rolled(label: string) {
+    const bucket = await createBucket(admin, `guard-${label}-${name}`)
+    const app = skewApp(fx)
     const options = { skewGuard: true, retention: TOO_SHORT }
     const r1 = await release(app.root, bucket, options)
     const origin = await startOrigin(server, bucket, PREFIX)
-    try {
-      const tab = await openTab(origin.url)
-      expect(await tab.build()).toBe(buildId(r1.files))
-      app.change()
-      const r2 = await release(app.root, bucket, options)
-      const b1 = buildId(r1.files)
-      const b2 = buildId(r2.files)
-      expect(b2).not.toBe(b1)
+    const tab = await openTab(origin.url)
+    expect(await tab.build()).toBe(buildId(r1.files))
+    app.change()
+    const r2 = await release(app.root, bucket, options)
+    const b1 = buildId(r1.files)
+    const b2 = buildId(r2.files)
+    expect(b2).not.toBe(b1)
+    return { bucket, origin, tab, r2, b1, b2 }
+  }
 
+  test('release 1 pruned under an open tab: opening the lazy route reloads exactly once, onto release 2, and the route works', async () => {
+    const { origin, tab, b1, b2 } = await rolled('reload')
+    try {
       const skew = tab.next('skew')
       await Promise.all([tab.page.waitForEvent('load'), tab.page.click('#open')])
       expect((await skew).detail).toEqual({ build: b1, live: b2, reload: true })
@@ -146,18 +129,9 @@ describe.each(servers.map((s) => [s.name, s] as const))('the skew guard in Chrom
   })
 
   test('release 2 broken on purpose (its lazy chunk deleted): one reload, then the error goes through, never a second reload', async () => {
-    const bucket = await createBucket(admin, `guard-broken-${name}`)
-    const app = skewApp()
-    const options = { skewGuard: true, retention: TOO_SHORT }
-    const r1 = await release(app.root, bucket, options)
-    const origin = await startOrigin(server, bucket, PREFIX)
+    const { bucket, origin, tab, r2, b1, b2 } = await rolled('broken')
     try {
-      const tab = await openTab(origin.url)
-      app.change()
-      const r2 = await release(app.root, bucket, options)
       await admin.send(new DeleteObjectCommand({ Bucket: bucket, Key: PREFIX + lazyChunk(r2) }))
-      const b1 = buildId(r1.files)
-      const b2 = buildId(r2.files)
 
       const first = tab.next('skew')
       await Promise.all([tab.page.waitForEvent('load'), tab.page.click('#open')])
@@ -180,7 +154,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('the skew guard in Chrom
 
   test("with poll '10s': an update event once the new build is live, then the next navigation reloads onto it", async () => {
     const bucket = await createBucket(admin, `guard-poll-${name}`)
-    const app = skewApp()
+    const app = skewApp(fx)
     const options = { skewGuard: { poll: '10s' } }
     const r1 = await release(app.root, bucket, options)
     const origin = await startOrigin(server, bucket, PREFIX)

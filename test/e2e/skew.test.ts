@@ -12,50 +12,31 @@
  *
  * Screenshots of every tab go to test/.tmp/e2e-screenshots/.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import path from 'node:path'
-import { chromium, type Browser, type Page, type Response } from 'playwright-core'
+import type { Browser, Page, Response } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import type { CdnManifest, RetentionOptions } from '../../src/index.js'
 import { captureLogs, codes, fixtureCopies, repoRoot, viteBuild, type BuildResult } from '../helpers/build.js'
 import { sha256hex as sha256 } from '../helpers/digest.js'
+import { launchChromium, ROUTE_OUTCOME, skewApp } from '../helpers/chromium.js'
 import { startOrigin } from '../helpers/origin.js'
 import { adminClient, createBucket, credsEnv, withEnv } from '../helpers/s3.js'
 
 const servers = inject('s3servers')
 const PREFIX = 'shop/'
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const shots = path.join(repoRoot, 'test/.tmp/e2e-screenshots')
 
 let browser: Browser
 const fx = fixtureCopies()
 beforeAll(async () => {
   mkdirSync(shots, { recursive: true })
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    // as root, and on a machine with no network beyond loopback
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  browser = await launchChromium()
 })
 afterAll(async () => {
   await browser?.close()
   fx.cleanup()
 })
-
-/** A copy of playground/skew to build releases from. */
-function skewApp() {
-  const root = fx.project('playground/skew')
-  return {
-    root,
-    /** Release 2: the lazy route's code and the image its stylesheet names change. */
-    change() {
-      const route = path.join(root, 'src/routes/report.js')
-      writeFileSync(route, readFileSync(route, 'utf8').replace("'release one'", "'release two'"))
-      const image = path.join(root, 'public/img/report.png')
-      writeFileSync(image, Buffer.concat([readFileSync(image), Buffer.from('release two')]))
-    },
-  }
-}
 
 interface Tab {
   page: Page
@@ -70,10 +51,6 @@ async function openTab(origin: string): Promise<Tab> {
   await page.waitForSelector('#open')
   return { page, responses }
 }
-
-/** In the page: the rendered route's text, or the error the page recorded, or null while neither. */
-const ROUTE_OUTCOME =
-  "document.querySelector('#report')?.textContent ?? document.body.dataset.preloadError ?? document.body.dataset.importError ?? null"
 
 /** Open the lazy route; resolves once the route rendered (with the image it loaded) or the page recorded an error. */
 async function openRoute(tab: Tab): Promise<{ image?: { url: string; bytes: Buffer }; text?: string; error?: string }> {
@@ -103,7 +80,7 @@ describe.each(servers.map((s) => [s.name, s] as const))('rolling deploy in Chrom
 
   async function scenario(label: string, retention: RetentionOptions | undefined) {
     const bucket = await createBucket(admin, `skew-${label}`)
-    const app = skewApp()
+    const app = skewApp(fx)
     const r1 = await release(app.root, bucket, retention)
     const origin = await startOrigin(server, bucket, PREFIX)
     try {

@@ -7,23 +7,20 @@
  * failure and the page is left unstyled.
  */
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
-import { chromium, type Browser, type ConsoleMessage } from 'playwright-core'
+import type { Browser, ConsoleMessage } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import { captureLogs, codes, fixtureCopies, viteBuild } from '../helpers/build.js'
+import { launchChromium } from '../helpers/chromium.js'
 import { startOrigin } from '../helpers/origin.js'
 import { adminClient, createBucket, credsEnv, withEnv } from '../helpers/s3.js'
 
 const servers = inject('s3servers')
 const PREFIX = 'sri/'
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
 let browser: Browser
 const fx = fixtureCopies()
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  browser = await launchChromium()
 })
 afterAll(async () => {
   await browser?.close()
