@@ -250,13 +250,14 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
 
     async deleteMany(keys) {
       const result: DeleteResult = { deleted: [], errors: [] }
+      const deleteError = async (err: unknown, key: string) => scrub(toStoreError(err, { operation: 'delete', key, bucket, endpoint: endpointLabel }), await secrets())
       const deleteOne = async (key: string): Promise<boolean> => {
         try {
           await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }))
           result.deleted.push(key)
           return true
         } catch (err) {
-          const mapped = scrub(toStoreError(err, { operation: 'delete', key, bucket, endpoint: endpointLabel }), await secrets())
+          const mapped = await deleteError(err, key)
           result.errors.push({ key, code: mapped.code, message: mapped.message })
           return false
         }
@@ -302,10 +303,7 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
           }
           for (const k of batch) if (!failed.has(k)) result.deleted.push(k)
         } catch (err) {
-          const mapped = scrub(
-            toStoreError(err, { operation: 'delete', key: batch[0], bucket, endpoint: endpointLabel }),
-            await secrets(),
-          )
+          const mapped = await deleteError(err, batch[0]!)
           if (mapped.code === Codes.ACCESS_DENIED) {
             // refused as a whole: radosgw checks a DeleteObjects request against the bucket, so a
             // right on the prefix only (the README's IAM policy) allows each key's DeleteObject

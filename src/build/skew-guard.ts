@@ -20,6 +20,7 @@
  */
 import type { ResolvedSkewGuard } from '../options/types.js'
 import { contentHash, hexHash } from './hash.js'
+import { encodeAttributeValue, placeBeforeFirstScript } from './html-refs.js'
 import { describeFile, RELEASE_FILE, releaseId } from './manifest.js'
 import type { ManifestFile } from './manifest-types.js'
 import { fingerprintedName } from './names.js'
@@ -67,15 +68,13 @@ export function releaseFileText(build: string, release: string): string {
 
 /** The `<script>` element a page loads the guard with. */
 export function guardTag(opts: { src: string; build: string; releaseUrl: string; guard: ResolvedSkewGuard; integrity?: string }): string {
-  let tag = `<script src="${enc(opts.src)}" data-cdn-skew-guard data-build="${opts.build}" data-release-url="${enc(opts.releaseUrl)}"`
+  let tag = `<script src="${encodeAttributeValue(opts.src, '"')}" data-cdn-skew-guard data-build="${opts.build}" data-release-url="${encodeAttributeValue(opts.releaseUrl, '"')}"`
   if (opts.guard.pollMs !== false) tag += ` data-poll="${opts.guard.pollMs}"`
   if (!opts.guard.reload) tag += ' data-reload="false"'
   if (opts.integrity) tag += ` integrity="${opts.integrity}" crossorigin`
   return `${tag}></script>`
 }
 
-/** A double-quoted attribute value (URLs from `createUrls` are percent-encoded already; this is for `&` and `"`). */
-const enc = (value: string) => value.replace(/&/g, '&amp;').replace(/"/g, '&quot;')
 
 /** What `addSkewGuard` works on: the final directory's files, as `finalDirectory` builds them. */
 export interface GuardedDirectory {
@@ -99,7 +98,6 @@ export interface GuardedDirectory {
  * the first script of every page. Running it again on its own output changes nothing.
  */
 export async function addSkewGuard(d: GuardedDirectory): Promise<void> {
-  const { placeBeforeFirstScript } = await import('./html-refs.js')
   const { files } = d
   const bytes = Buffer.from(GUARD_SCRIPT)
   const guardFile = fingerprintedName(GUARD_NAME, contentHash(bytes, d.hashLength))
